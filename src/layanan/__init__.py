@@ -1,0 +1,1 @@
+"""Layanan: a self-hosted one-door service desk for campus departments."""
