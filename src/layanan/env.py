@@ -31,7 +31,8 @@ def flag(name: str, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ConfigurationError(
-        f"{PREFIX}{name}={raw!r} is not a boolean: use 1/0, true/false, yes/no or on/off."
+        f"{PREFIX}{name}={raw!r} is not a boolean: "
+        "use 1/0, true/false, yes/no or on/off."
     )
 
 
@@ -141,5 +142,6 @@ def database_url(name: str, default_sqlite_path: str) -> dict[str, object]:
             "TEST": {"NAME": "test_" + database},
         }
     raise ConfigurationError(
-        f"{PREFIX}{name} must start with sqlite:/// or postgres://, not {parts.scheme!r}."
+        f"{PREFIX}{name} must start with sqlite:/// or postgres://, "
+        f"not {parts.scheme!r}."
     )

@@ -157,8 +157,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 # Uploads live outside the web root and are only ever served by access-checked views.
 UPLOAD_ROOT = VAR_DIR / "uploads"
 UPLOAD_MAX_MB = env.integer("UPLOAD_MAX_MB", 10, minimum=1, maximum=1024)

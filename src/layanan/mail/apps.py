@@ -6,3 +6,7 @@ class MailConfig(AppConfig):
     name = "layanan.mail"
     label = "mail"
     verbose_name = _("Email")
+
+    def ready(self) -> None:
+        # Importing the module registers its periodic jobs with the worker.
+        from layanan.mail import jobs  # noqa: F401

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -6,3 +8,14 @@ class TicketsConfig(AppConfig):
     name = "layanan.tickets"
     label = "tickets"
     verbose_name = _("Tickets")
+
+    def ready(self) -> None:
+        from layanan.chat.transcripts import transcript_sent
+
+        transcript_sent.connect(_on_transcript_sent, dispatch_uid="tickets.transcript")
+
+
+def _on_transcript_sent(sender: object, **kwargs: Any) -> None:
+    from layanan.tickets.services import record_transcript_on_ticket
+
+    record_transcript_on_ticket(kwargs["conversation"], kwargs["email"])

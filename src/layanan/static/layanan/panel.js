@@ -1,0 +1,531 @@
+/* The requester's chat panel: pre-chat form, live chat, ending, offline request.
+ *
+ * Embedded in a portal, the panel lives in a cross-site iframe without storage, so
+ * the loader keeps the chat token and hands it over by postMessage. As a standalone
+ * page it keeps the token in its own localStorage. The socket protocol is described
+ * in docs/protocol.md.
+ */
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("panel-config").textContent);
+  var language = config.language;
+  var strings = config.strings;
+  var token = null;
+  var socket = null;
+  var retryDelay = 1000;
+  var lastSeq = 0;
+  var conversation = null;
+  var pending = {};          // client_id -> body, until the server acknowledges it
+  var rendered = {};         // seq -> list item
+  var peerReadSeq = 0;
+  var services = [];
+  var typingTimer = null;
+  var typingSent = false;
+  var pingTimer = null;
+
+  function $(id) { return document.getElementById(id); }
+  function t(key, values) {
+    var text = (strings[language] || strings.id)[key] || key;
+    for (var name in values || {}) text = text.split("{" + name + "}").join(String(values[name]));
+    return text;
+  }
+
+  /* ---- token storage ---- */
+  function saveToken(value) {
+    token = value;
+    if (config.embedded) postToPortal({ type: "layanan:store-token", token: value });
+    else try { window.localStorage.setItem(config.tokenKey, value); } catch (error) { /* private mode */ }
+  }
+  function clearToken() {
+    token = null;
+    if (config.embedded) postToPortal({ type: "layanan:clear-token" });
+    else try { window.localStorage.removeItem(config.tokenKey); } catch (error) { /* private mode */ }
+  }
+  function postToPortal(message) {
+    if (config.embedded && config.portalOrigin && window.parent !== window) {
+      window.parent.postMessage(message, config.portalOrigin);
+    }
+  }
+  function loadToken(callback) {
+    if (!config.embedded) {
+      var stored = null;
+      try { stored = window.localStorage.getItem(config.tokenKey); } catch (error) { stored = null; }
+      callback(stored);
+      return;
+    }
+    var answered = false;
+    window.addEventListener("message", function (event) {
+      if (event.source !== window.parent || event.origin !== config.portalOrigin) return;
+      var data = event.data || {};
+      if (data.type === "layanan:token" && !answered) {
+        answered = true;
+        callback(typeof data.token === "string" && data.token ? data.token : null);
+      }
+    });
+    postToPortal({ type: "layanan:ready" });
+    setTimeout(function () { if (!answered) { answered = true; callback(null); } }, 1500);
+  }
+
+  /* ---- language ---- */
+  function applyLanguage() {
+    document.documentElement.lang = language;
+    document.querySelectorAll("[data-text]").forEach(function (element) {
+      element.textContent = t(element.getAttribute("data-text"));
+    });
+    document.querySelectorAll("[data-label]").forEach(function (element) {
+      element.setAttribute("aria-label", t(element.getAttribute("data-label")));
+      element.title = t(element.getAttribute("data-label"));
+    });
+    document.querySelectorAll("[data-title]").forEach(function (element) {
+      element.title = t(element.getAttribute("data-title"));
+    });
+    document.querySelectorAll("[data-placeholder]").forEach(function (element) {
+      element.placeholder = t(element.getAttribute("data-placeholder"));
+    });
+    $("language-switch").value = language;
+    fillServices();
+    renderStatus();
+    renderReceipts();
+    postToPortal({ type: "layanan:language", language: language });
+  }
+
+  /* ---- views ---- */
+  function show(view) {
+    ["view-loading", "view-form", "view-chat", "view-ended", "view-done"].forEach(function (id) {
+      $(id).hidden = id !== view;
+    });
+    $("close-button").hidden = view !== "view-chat";
+  }
+  function notice(text) {
+    $("notice").textContent = text || "";
+    $("notice").hidden = !text;
+  }
+
+  /* ---- HTTP ---- */
+  function api(method, path, body, isForm) {
+    var headers = { "Accept": "application/json" };
+    if (token) headers["X-Layanan-Token"] = token;
+    if (body && !isForm) headers["Content-Type"] = "application/json";
+    var separator = path.indexOf("?") === -1 ? "?" : "&";
+    return fetch(path + separator + "lang=" + language, {
+      method: method,
+      headers: headers,
+      body: body ? (isForm ? body : JSON.stringify(body)) : undefined,
+      credentials: "omit"
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        return { status: response.status, data: data };
+      });
+    });
+  }
+
+  /* ---- pre-chat form ---- */
+  function fillServices() {
+    var select = $("f-service");
+    var chosen = select.value;
+    select.textContent = "";
+    select.appendChild(option("", t("choose")));
+    services.forEach(function (service) {
+      select.appendChild(option(String(service.id), service.names[language] || service.names.id));
+    });
+    select.value = chosen;
+    var programme = $("f-study_programme");
+    if (programme.options.length) programme.options[0].textContent = t("choose");
+    var none = programme.querySelector('option[value="none"]');
+    if (none) none.textContent = t("notStudent");
+  }
+  function option(value, text) {
+    var element = document.createElement("option");
+    element.value = value;
+    element.textContent = text;
+    return element;
+  }
+  function loadServices() {
+    return api("GET", "/api/chat/services/").then(function (result) {
+      services = result.data.services || [];
+      var programme = $("f-study_programme");
+      programme.textContent = "";
+      programme.appendChild(option("", t("choose")));
+      (result.data.programmes || []).forEach(function (item) {
+        programme.appendChild(option(String(item.id), item.name));
+      });
+      programme.appendChild(option("none", t("notStudent")));
+      fillServices();
+      updateOfflineMode();
+    });
+  }
+  function selectedService() {
+    var id = $("f-service").value;
+    for (var i = 0; i < services.length; i++) if (String(services[i].id) === id) return services[i];
+    return null;
+  }
+  function setOffline(offline) {
+    $("offline-part").hidden = !offline;
+    $("offline-button").hidden = !offline;
+    $("start-button").hidden = offline;
+  }
+  function updateOfflineMode() {
+    var service = selectedService();
+    setOffline(Boolean(service && !service.team_online));
+  }
+  function clearErrors() {
+    document.querySelectorAll("#view-form .error").forEach(function (element) { element.textContent = ""; });
+    document.querySelectorAll("#view-form [aria-invalid]").forEach(function (element) {
+      element.removeAttribute("aria-invalid");
+    });
+  }
+  function showErrors(errors) {
+    var first = null;
+    Object.keys(errors).forEach(function (field) {
+      var target = $("e-" + field) || $("e-form");
+      target.textContent = errors[field].map(function (error) { return error.message; }).join(" ");
+      var input = $("f-" + field);
+      if (input) {
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", "e-" + field);
+        if (!first) first = input;
+      }
+    });
+    if (first) first.focus();
+  }
+  function formValues() {
+    var values = { page_url: document.referrer || "" };
+    ["identifier", "name", "study_programme", "email", "service", "topic", "message"].forEach(function (field) {
+      values[field] = $("f-" + field).value;
+    });
+    return values;
+  }
+  function submitForm(event) {
+    event.preventDefault();
+    clearErrors();
+    var offline = !$("offline-part").hidden;
+    var button = offline ? $("offline-button") : $("start-button");
+    button.disabled = true;
+    api("POST", offline ? "/api/chat/offline/" : "/api/chat/start/", formValues())
+      .then(function (result) {
+        if (result.status === 201 && offline) {
+          $("done-text").textContent = t("offlineDone", { number: result.data.ticket_number });
+          show("view-done");
+        } else if (result.status === 201) {
+          saveToken(result.data.token);
+          conversation = result.data.conversation;
+          startChat();
+        } else if (result.status === 409 && result.data.error && result.data.error.code === "team_offline") {
+          var service = selectedService();
+          if (service) service.team_online = false;
+          setOffline(true);
+          $("e-form").textContent = result.data.error.message;
+        } else if (result.data.errors) {
+          showErrors(result.data.errors);
+        } else {
+          $("e-form").textContent = (result.data.error && result.data.error.message) || t("networkError");
+        }
+      })
+      .catch(function () { $("e-form").textContent = t("networkError"); })
+      .then(function () { button.disabled = false; });
+  }
+
+  /* ---- chat ---- */
+  function startChat() {
+    lastSeq = 0;
+    rendered = {};
+    $("messages").textContent = "";
+    $("f-transcript-email").value = $("f-email").value || "";
+    show("view-chat");
+    renderStatus();
+    connect();
+  }
+  function socketUrl() {
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/chat/";
+  }
+  function connect() {
+    if (!token) return;
+    socket = new WebSocket(socketUrl());
+    socket.addEventListener("open", function () {
+      socket.send(JSON.stringify({ type: "auth", token: token, last_seq: lastSeq }));
+    });
+    socket.addEventListener("message", function (event) { receive(JSON.parse(event.data)); });
+    socket.addEventListener("close", function (event) {
+      clearInterval(pingTimer);
+      if (event.code === 4401 || event.code === 4404) {
+        clearToken();
+        showForm();
+        return;
+      }
+      if (!token || (conversation && conversation.status === "ended")) return;
+      notice(t("reconnecting"));
+      setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 15000);
+    });
+  }
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+  function receive(frame) {
+    if (frame.type === "ready") {
+      retryDelay = 1000;
+      notice("");
+      conversation = frame.conversation;
+      peerReadSeq = conversation.peer_read_seq;
+      if (!$("f-transcript-email").value) $("f-transcript-email").value = conversation.email || "";
+      if (conversation.status === "ended") { showEnded(); return; }
+      show("view-chat");
+      renderStatus();
+      Object.keys(pending).forEach(function (clientId) {
+        send({ type: "message", client_id: clientId, body: pending[clientId] });
+      });
+      pingTimer = setInterval(function () { send({ type: "ping" }); }, 25000);
+    } else if (frame.type === "message") {
+      addMessage(frame.message);
+    } else if (frame.type === "ack") {
+      delete pending[frame.client_id];
+    } else if (frame.type === "state") {
+      conversation = frame.conversation;
+      renderStatus();
+      if (conversation.status === "ended") showEnded();
+    } else if (frame.type === "typing") {
+      $("typing").hidden = !frame.active;
+    } else if (frame.type === "read") {
+      peerReadSeq = Math.max(peerReadSeq, frame.seq);
+      renderReceipts();
+    } else if (frame.type === "error") {
+      if (frame.client_id) delete pending[frame.client_id];
+      $("e-composer").textContent = frame.message;
+    }
+  }
+  function renderStatus() {
+    if (!conversation) return;
+    var text = "";
+    if (conversation.status === "waiting") text = t("waiting", { position: conversation.queue_position || 1 });
+    else if (conversation.status === "active" && conversation.agent_name) text = t("connected", { name: conversation.agent_name });
+    if (conversation.ticket_number) text += (text ? " · " : "") + t("ticket", { number: conversation.ticket_number });
+    $("chat-status").textContent = text;
+  }
+  function addMessage(message) {
+    if (rendered[message.seq]) return;
+    lastSeq = Math.max(lastSeq, message.seq);
+    var item = document.createElement("li");
+    item.className = "message from-" + message.sender_kind;
+    item.dataset.seq = message.seq;
+    if (message.sender_kind !== "system") {
+      var meta = document.createElement("span");
+      meta.className = "meta";
+      meta.textContent = message.sender_name + " · " + message.time;
+      item.appendChild(meta);
+    }
+    var body = document.createElement("div");
+    body.className = "body";
+    window.LayananRichText.render(body, message.body || "");
+    item.appendChild(body);
+    if (message.attachment) item.appendChild(attachmentElement(message.attachment));
+    if (message.sender_kind === "requester") {
+      var receipt = document.createElement("span");
+      receipt.className = "receipt";
+      item.appendChild(receipt);
+    }
+    var list = $("messages");
+    var after = null;
+    for (var i = 0; i < list.children.length; i++) {
+      if (Number(list.children[i].dataset.seq) > message.seq) { after = list.children[i]; break; }
+    }
+    list.insertBefore(item, after);
+    rendered[message.seq] = item;
+    renderReceipts();
+    list.scrollTop = list.scrollHeight;
+    markRead();
+  }
+  function renderReceipts() {
+    Object.keys(rendered).forEach(function (seq) {
+      var receipt = rendered[seq].querySelector(".receipt");
+      if (receipt) receipt.textContent = Number(seq) <= peerReadSeq ? t("read") : t("sent");
+    });
+  }
+  function markRead() {
+    if (document.visibilityState === "visible" && lastSeq) send({ type: "read", seq: lastSeq });
+  }
+  function attachmentElement(attachment) {
+    var wrapper = document.createElement("div");
+    wrapper.className = "attachment";
+    var link = document.createElement("a");
+    link.href = "#";
+    link.textContent = attachment.name + " (" + Math.ceil(attachment.size / 1024) + " KiB)";
+    link.setAttribute("aria-label", t("download") + ": " + attachment.name);
+    link.addEventListener("click", function (event) {
+      event.preventDefault();
+      fetchFile(attachment, false).then(function (url) {
+        var anchor = document.createElement("a");
+        anchor.href = url;
+        anchor.download = attachment.name;
+        document.body.appendChild(anchor);
+        anchor.click();
+        anchor.remove();
+      });
+    });
+    wrapper.appendChild(link);
+    if (attachment.inline) {
+      fetchFile(attachment, true).then(function (url) {
+        var image = document.createElement("img");
+        image.src = url;
+        image.alt = attachment.name;
+        wrapper.appendChild(image);
+      });
+    }
+    return wrapper;
+  }
+  function fetchFile(attachment, inline) {
+    // A link cannot carry the token header, so the file comes through fetch.
+    return fetch("/api/chat/attachments/" + attachment.id + "/" + (inline ? "?inline=1" : ""), {
+      headers: { "X-Layanan-Token": token },
+      credentials: "omit"
+    }).then(function (response) {
+      if (!response.ok) throw new Error("download failed");
+      return response.blob();
+    }).then(function (blob) { return URL.createObjectURL(blob); });
+  }
+  function newClientId() {
+    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+  function sendMessage(event) {
+    event.preventDefault();
+    var input = $("message-input");
+    var body = input.value;
+    $("e-composer").textContent = "";
+    if (!body.trim()) { $("e-composer").textContent = t("emptyMessage"); return; }
+    var clientId = newClientId();
+    pending[clientId] = body;
+    send({ type: "message", client_id: clientId, body: body });
+    input.value = "";
+    stopTyping();
+  }
+  function onTyping() {
+    if (!typingSent) { send({ type: "typing", active: true }); typingSent = true; }
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(stopTyping, 3000);
+  }
+  function stopTyping() {
+    clearTimeout(typingTimer);
+    if (typingSent) send({ type: "typing", active: false });
+    typingSent = false;
+  }
+  function uploadFile() {
+    var input = $("file-input");
+    var file = input.files[0];
+    input.value = "";
+    if (!file) return;
+    $("e-composer").textContent = "";
+    if (file.size > config.uploadMaxBytes) {
+      $("e-composer").textContent = t("fileTooLarge", { name: file.name, max: config.uploadMaxMb });
+      return;
+    }
+    var form = new FormData();
+    form.append("file", file);
+    form.append("client_id", newClientId());
+    notice(t("uploading", { name: file.name }));
+    api("POST", "/api/chat/upload/", form, true).then(function (result) {
+      notice("");
+      if (result.status === 201) addMessage(result.data.message);
+      else $("e-composer").textContent = (result.data.error && result.data.error.message) || t("uploadFailed");
+    }).catch(function () {
+      notice("");
+      $("e-composer").textContent = t("uploadFailed");
+    });
+  }
+
+  /* ---- ending ---- */
+  function openEndDialog() {
+    $("e-end").textContent = "";
+    $("e-end-email").textContent = "";
+    var dialog = $("end-dialog");
+    $("end-confirm").textContent = conversation && conversation.status === "ended" ? t("save") : t("endChat");
+    if (dialog.showModal) dialog.showModal(); else dialog.setAttribute("open", "");
+  }
+  function closeEndDialog() {
+    var dialog = $("end-dialog");
+    if (dialog.close) dialog.close(); else dialog.removeAttribute("open");
+  }
+  function confirmEnd(event) {
+    event.preventDefault();
+    var body = {
+      send_transcript: $("f-send-transcript").checked,
+      email: $("f-transcript-email").value,
+      rating: $("f-rating").value,
+      comment: $("f-comment").value
+    };
+    $("end-confirm").disabled = true;
+    api("POST", "/api/chat/end/", body).then(function (result) {
+      if (result.status === 200) {
+        closeEndDialog();
+        conversation = result.data.conversation;
+        showEnded(true);
+      } else if (result.data.errors) {
+        var errors = result.data.errors;
+        if (errors.email) $("e-end-email").textContent = errors.email[0].message;
+        if (errors.rating) $("e-end").textContent = errors.rating[0].message;
+      } else {
+        $("e-end").textContent = (result.data.error && result.data.error.message) || t("networkError");
+      }
+    }).catch(function () { $("e-end").textContent = t("networkError"); })
+      .then(function () { $("end-confirm").disabled = false; });
+  }
+  function showEnded(answered) {
+    stopTyping();
+    clearInterval(pingTimer);
+    if (socket) socket.close();
+    $("ended-text").textContent = answered ? t("saved") : t("ended");
+    $("ended-ticket").textContent = conversation && conversation.ticket_number ? t("ticket", { number: conversation.ticket_number }) : "";
+    show("view-ended");
+    if (answered) clearToken();
+    else {
+      // Ended by the agent or the idle timer: offer the transcript and rating once.
+      $("close-button").hidden = false;
+    }
+  }
+  function showForm() {
+    conversation = null;
+    pending = {};
+    notice("");
+    show("view-form");
+    loadServices();
+  }
+  function newChat() {
+    clearToken();
+    showForm();
+  }
+
+  /* ---- wiring ---- */
+  $("language-switch").addEventListener("change", function (event) {
+    language = event.target.value === "en" ? "en" : "id";
+    applyLanguage();
+  });
+  $("view-form").addEventListener("submit", submitForm);
+  $("f-service").addEventListener("change", updateOfflineMode);
+  $("composer").addEventListener("submit", sendMessage);
+  $("message-input").addEventListener("input", onTyping);
+  $("message-input").addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey) sendMessage(event);
+  });
+  $("file-input").addEventListener("change", uploadFile);
+  $("close-button").addEventListener("click", openEndDialog);
+  $("end-cancel").addEventListener("click", closeEndDialog);
+  $("end-form").addEventListener("submit", confirmEnd);
+  $("new-chat-button").addEventListener("click", newChat);
+  $("done-new-chat").addEventListener("click", newChat);
+  if ($("hide-button")) $("hide-button").addEventListener("click", function () { postToPortal({ type: "layanan:hide" }); });
+  document.addEventListener("visibilitychange", markRead);
+
+  applyLanguage();
+  loadToken(function (stored) {
+    if (stored) {
+      token = stored;
+      show("view-chat");
+      connect();
+    } else {
+      showForm();
+    }
+  });
+})();

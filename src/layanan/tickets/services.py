@@ -1,0 +1,239 @@
+"""Every change to a ticket goes through these functions."""
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from layanan.audit.models import ActorKind
+from layanan.audit.services import record
+from layanan.catalog.models import Service
+from layanan.chat.models import Conversation
+from layanan.chat.services import ChatError, agent_display_name, publish_state
+from layanan.mail.outbox import queue_email
+from layanan.people.models import Requester
+from layanan.tickets.models import (
+    EntryKind,
+    Ticket,
+    TicketCounter,
+    TicketEntry,
+    TicketSource,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def next_ticket_number() -> tuple[int, int, str]:
+    """Take the next serial of the current year; call inside a transaction.
+
+    The year is the year in LAYANAN_TIME_ZONE, so a ticket opened at 00:30 WIB on
+    1 January belongs to the new year although it is still the old one in UTC.
+    """
+    year = timezone.localtime().year
+    counter, _created = TicketCounter.objects.select_for_update().get_or_create(
+        year=year
+    )
+    counter.last_serial += 1
+    counter.save(update_fields=["last_serial"])
+    number = f"{settings.TICKET_PREFIX}-{year}-{counter.last_serial:06d}"
+    return year, counter.last_serial, number
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    subject: str
+    requester: Requester
+    email: str
+    service: Service
+    source: TicketSource
+    language: str
+    conversation: Conversation | None = None
+
+
+def open_ticket(new: NewTicket, actor: AbstractBaseUser | None = None) -> Ticket:
+    """Create an OPEN ticket in the service's team and queue both notifications.
+
+    Call inside a transaction.
+    """
+    _year, _serial, number = next_ticket_number()
+    ticket = Ticket.objects.create(
+        number=number,
+        subject=new.subject[:200],
+        requester=new.requester,
+        requester_email=new.email,
+        language=new.language,
+        service=new.service,
+        team=new.service.team,
+        source=new.source,
+        conversation=new.conversation,
+    )
+    record(
+        "ticket",
+        ticket.number,
+        "created",
+        actor=actor,
+        actor_kind=ActorKind.AGENT if actor else ActorKind.REQUESTER,
+        source=str(new.source),
+        team=ticket.team_id,
+    )
+    notify_ticket_created(ticket)
+    logger.info(
+        "ticket created ticket=%s source=%s team=%s",
+        ticket.number,
+        ticket.source,
+        ticket.team_id,
+    )
+    return ticket
+
+
+def create_ticket_from_conversation(
+    conversation: Conversation, agent: AbstractBaseUser
+) -> Ticket:
+    """Turn a chat into a ticket carrying its transcript and attachments."""
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if locked.ticket_number:
+            raise ChatError(
+                "already_ticket",
+                _("This chat is already ticket %(number)s.")
+                % {"number": locked.ticket_number},
+            )
+        ticket = open_ticket(
+            NewTicket(
+                subject=conversation.topic,
+                requester=conversation.requester,
+                email=conversation.requester_email,
+                service=conversation.service,
+                source=TicketSource.CHAT,
+                language=conversation.language,
+                conversation=conversation,
+            ),
+            actor=agent,
+        )
+        add_transcript_entry(ticket, conversation, agent)
+        Conversation.objects.filter(pk=conversation.pk).update(
+            ticket_number=ticket.number
+        )
+        conversation.ticket_number = ticket.number
+        record(
+            "conversation",
+            conversation.public_id,
+            "ticket_created",
+            actor=agent,
+            ticket=ticket.number,
+        )
+        publish_state(conversation)
+    return ticket
+
+
+def add_transcript_entry(
+    ticket: Ticket, conversation: Conversation, agent: AbstractBaseUser
+) -> TicketEntry:
+    messages = conversation.messages.select_related("attachment").order_by("seq")
+    lines = []
+    attachments = []
+    for message in messages:
+        when = timezone.localtime(message.created).strftime("%Y-%m-%d %H:%M")
+        text = message.body
+        if message.attachment is not None:
+            attachments.append(message.attachment)
+            text = f"{text} [{message.attachment.original_name}]".strip()
+        lines.append(f"[{when}] {message.sender_name}: {text}")
+    with translation.override(ticket.language):
+        heading = _("Chat transcript")
+    entry = TicketEntry.objects.create(
+        ticket=ticket,
+        kind=EntryKind.SYSTEM,
+        author=agent,
+        author_name=agent_display_name(agent),
+        body=heading + "\n\n" + "\n".join(lines),
+    )
+    entry.attachments.set(attachments)
+    return entry
+
+
+@dataclass(frozen=True)
+class OfflineRequest:
+    requester: Requester
+    email: str
+    service: Service
+    topic: str
+    message: str
+    language: str
+
+
+def create_offline_ticket(request: OfflineRequest) -> Ticket:
+    """Open a ticket from the widget's offline form (no agent was online)."""
+    with transaction.atomic():
+        ticket = open_ticket(
+            NewTicket(
+                subject=request.topic,
+                requester=request.requester,
+                email=request.email,
+                service=request.service,
+                source=TicketSource.OFFLINE,
+                language=request.language,
+            )
+        )
+        TicketEntry.objects.create(
+            ticket=ticket,
+            kind=EntryKind.PUBLIC,
+            author_name=request.requester.name,
+            body=request.message,
+        )
+    return ticket
+
+
+def ticket_console_url(ticket: Ticket) -> str:
+    return settings.BASE_URL + reverse("console:ticket", args=[ticket.number])
+
+
+def notify_ticket_created(ticket: Ticket) -> None:
+    """Queue the requester's and the team's emails; call inside a transaction."""
+    context = {
+        "ticket": ticket,
+        "service_name": ticket.service.localized_name(ticket.language),
+        "status": ticket.get_status_display,
+        "console_url": ticket_console_url(ticket),
+    }
+    reference = f"ticket:{ticket.number}"
+    queue_email(
+        kind="ticket_created_requester",
+        reference=reference,
+        to=[ticket.requester_email],
+        template="ticket_created_requester",
+        context=context,
+        language=ticket.language,
+    )
+    if ticket.team.email:
+        queue_email(
+            kind="ticket_created_team",
+            reference=reference,
+            to=[ticket.team.email],
+            template="ticket_created_team",
+            context=context,
+            language=settings.LANGUAGE_CODE,
+        )
+    else:
+        logger.warning(
+            "team has no notification address ticket=%s team=%s",
+            ticket.number,
+            ticket.team_id,
+        )
+
+
+def record_transcript_on_ticket(conversation: Conversation, email: str) -> None:
+    ticket = Ticket.objects.filter(conversation=conversation).first()
+    if ticket is None:
+        return
+    with translation.override(ticket.language):
+        body = _("The chat transcript was emailed to the requester.")
+    TicketEntry.objects.create(
+        ticket=ticket, kind=EntryKind.SYSTEM, author_name="Layanan", body=body
+    )
+    record("ticket", ticket.number, "transcript_sent", actor_kind=ActorKind.SYSTEM)
