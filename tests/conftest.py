@@ -25,6 +25,7 @@ from asgiref.testing import ApplicationCommunicator
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import connections
 from django.test import Client
 from pytest_django.fixtures import Settings
 
@@ -315,3 +316,7 @@ async def sockets() -> AsyncIterator[Sockets]:
     opened = Sockets()
     yield opened
     await opened.close_all()
+    # Consumers keep the database connection of sync_to_async's worker thread open.
+    # Left open, it outlives the test database, whose SQLite -wal and -shm files
+    # then stay behind.
+    await sync_to_async(connections.close_all)()

@@ -70,6 +70,11 @@ CSRF_TRUSTED_ORIGINS = [BASE_ORIGIN]
 
 # Portals that may embed the widget (CSP frame-ancestors). "*" suits the demo only.
 WIDGET_ORIGINS = env.word_list("WIDGET_ORIGINS", [] if PRODUCTION else ["*"])
+if PRODUCTION and "*" in WIDGET_ORIGINS:
+    raise env.ConfigurationError(
+        "LAYANAN_WIDGET_ORIGINS contains * in production: list the portal origins, "
+        "such as https://jeb.example.ac.id."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

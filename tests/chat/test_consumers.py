@@ -47,6 +47,7 @@ CONVERSATION_FIELDS = {
     "peer_read_seq",
     "ticket_number",
     "language",
+    "email",
 }
 MESSAGE_FIELDS = {
     "seq",
@@ -111,7 +112,10 @@ async def send_and_ack(
 async def accept_and_subscribe(
     sockets: Sockets, agent: WebsocketCommunicator, conversation: Conversation
 ) -> None:
-    """Accept the chat on the agent's socket and open it there, as the console does."""
+    """Accept the chat on the agent's socket, then subscribe to it.
+
+    Accepting alone does not join the chat's group, so the agent would hear nothing.
+    """
     public_id = str(conversation.public_id)
     await agent.send_json_to({"type": "accept", "conversation": public_id})
     await sockets.receive_until(agent, "accepted", conversation=public_id)
@@ -121,7 +125,7 @@ async def accept_and_subscribe(
     await sockets.receive_until(agent, "ready", conversation=public_id)
 
 
-async def _held_chat(
+async def open_held_chat(
     sockets: Sockets, requester_chat: RequesterChatFactory, agent_user: User
 ) -> tuple[Conversation, WebsocketCommunicator, WebsocketCommunicator]:
     """Return a chat the agent has accepted and opened, and both drained sockets."""
@@ -259,6 +263,7 @@ async def test_requester_auth_ready_carries_conversation(
     assert state["peer_read_seq"] == 0
     assert state["ticket_number"] is None
     assert state["language"] == "id"
+    assert state["email"] == conversation.requester_email
 
 
 async def test_requester_auth_ready_in_english(
@@ -310,7 +315,7 @@ async def test_requester_burst_acked_in_seq_order(
 async def test_requester_burst_reaches_agent_in_order(
     sockets: Sockets, requester_chat: RequesterChatFactory, agent_admin: User
 ) -> None:
-    conversation, requester, agent = await _held_chat(
+    conversation, requester, agent = await open_held_chat(
         sockets, requester_chat, agent_admin
     )
     for number in range(1, 21):
@@ -779,19 +784,16 @@ async def test_supervisor_sees_every_team_queue(
     assert added["item"]["id"] == str(later_chat.public_id)
 
 
-async def test_outsider_sees_no_queue_and_no_chat(
+async def test_outsider_console_socket_closed(
     sockets: Sockets, requester_chat: RequesterChatFactory, outsider: User
 ) -> None:
-    conversation, _token = await sync_to_async(requester_chat)()
-    communicator, hello = await sockets.agent(outsider)
-    public_id = str(conversation.public_id)
-    await communicator.send_json_to(
-        {"type": "subscribe", "conversation": public_id, "last_seq": 0}
-    )
-    error = await communicator.receive_json_from(timeout=FRAME_TIMEOUT)
-    assert hello["queue"] == []
-    assert error["type"] == "error"
-    assert error["code"] == "not_found"
+    await sync_to_async(requester_chat)()
+    cookie = await sync_to_async(session_cookie)(outsider)
+    communicator = sockets.communicator("/ws/console/", cookie=cookie)
+    await communicator.connect(timeout=FRAME_TIMEOUT)
+    closed = await communicator.receive_output(timeout=FRAME_TIMEOUT)
+    assert closed == {"type": "websocket.close", "code": 4403}
+    assert not await sync_to_async(AgentConnection.objects.exists)()
 
 
 async def test_agent_subscribe_other_team_chat_not_found(
@@ -1028,7 +1030,7 @@ async def test_agent_and_requester_exchange_messages(
 async def test_requester_typing_reaches_agent_only(
     sockets: Sockets, requester_chat: RequesterChatFactory, agent_admin: User
 ) -> None:
-    conversation, requester, agent = await _held_chat(
+    conversation, requester, agent = await open_held_chat(
         sockets, requester_chat, agent_admin
     )
     await requester.send_json_to({"type": "typing", "active": True})
@@ -1045,7 +1047,7 @@ async def test_requester_typing_reaches_agent_only(
 async def test_agent_typing_reaches_requester_only(
     sockets: Sockets, requester_chat: RequesterChatFactory, agent_admin: User
 ) -> None:
-    conversation, requester, agent = await _held_chat(
+    conversation, requester, agent = await open_held_chat(
         sockets, requester_chat, agent_admin
     )
     await agent.send_json_to(
@@ -1063,7 +1065,7 @@ async def test_agent_typing_reaches_requester_only(
 async def test_typing_is_not_replayed(
     sockets: Sockets, requester_chat: RequesterChatFactory, agent_admin: User
 ) -> None:
-    conversation, requester, _agent = await _held_chat(
+    conversation, requester, _agent = await open_held_chat(
         sockets, requester_chat, agent_admin
     )
     await requester.send_json_to({"type": "typing", "active": True})
@@ -1080,7 +1082,7 @@ async def test_requester_read_reaches_agent(
     sockets: Sockets, requester_chat: RequesterChatFactory, agent_admin: User
 ) -> None:
     # The requester has sent nothing, so every seq read was stored by the other side.
-    conversation, requester, agent = await _held_chat(
+    conversation, requester, agent = await open_held_chat(
         sockets, requester_chat, agent_admin
     )
     public_id = str(conversation.public_id)
@@ -1133,7 +1135,7 @@ async def test_agent_read_reaches_requester(
 async def test_read_beyond_last_seq_is_capped(
     sockets: Sockets, requester_chat: RequesterChatFactory, agent_admin: User
 ) -> None:
-    conversation, requester, agent = await _held_chat(
+    conversation, requester, agent = await open_held_chat(
         sockets, requester_chat, agent_admin
     )
     await requester.send_json_to({"type": "read", "seq": 99})
@@ -1183,7 +1185,7 @@ async def test_requester_message_to_ended_chat_after_reconnect_refused(
 async def test_agent_message_after_end_refused(
     sockets: Sockets, requester_chat: RequesterChatFactory, agent_admin: User
 ) -> None:
-    conversation, _requester, agent = await _held_chat(
+    conversation, _requester, agent = await open_held_chat(
         sockets, requester_chat, agent_admin
     )
     await sync_to_async(end_conversation)(
@@ -1206,7 +1208,7 @@ async def test_agent_message_after_end_refused(
 async def test_idle_end_reaches_both_sockets(
     sockets: Sockets, requester_chat: RequesterChatFactory, agent_admin: User
 ) -> None:
-    conversation, requester, agent = await _held_chat(
+    conversation, requester, agent = await open_held_chat(
         sockets, requester_chat, agent_admin
     )
     later = timezone.now() + timedelta(minutes=settings.CHAT_IDLE_MINUTES + 1)

@@ -1,6 +1,6 @@
 """The pre-chat and offline forms on the widget."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
 import pytest
@@ -14,6 +14,13 @@ from layanan.people.validation import Identifier
 
 NPM = "2231010123"
 NIP = "198503122010011003"
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """Validate in English, the msgid language, so messages read as written here."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
@@ -467,3 +474,12 @@ def test_offline_form_keeps_prechat_rules(data: dict[str, Any]) -> None:
     form = OfflineRequestForm(data)
     assert not form.is_valid()
     assert error_codes(form, "study_programme") == ["student_without_programme"]
+
+
+@pytest.mark.django_db
+def test_prechat_form_errors_in_indonesian(data: dict[str, Any]) -> None:
+    del data["name"]
+    with translation.override("id"):
+        form = PreChatForm(data)
+        assert not form.is_valid()
+        assert form.errors["name"] == ["Nama wajib diisi. Masukkan nama lengkap Anda."]

@@ -174,7 +174,7 @@ def test_accept_conversation_ended_chat_refused(
     end_conversation(conversation, Ending(ended_by=EndedBy.REQUESTER))
     with pytest.raises(ChatError) as caught:
         accept_conversation(fresh(conversation), agent_admin)
-    assert caught.value.code == "already_taken"
+    assert caught.value.code == "chat_ended"
     assert fresh(conversation).agent_id is None
 
 

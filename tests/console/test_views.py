@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
@@ -135,8 +136,10 @@ def ti_chat(
 
 
 def client_for(user: User) -> Client:
+    """Log ``user`` in with the console in English, the language of these checks."""
     client = Client()
     client.force_login(user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     return client
 
 

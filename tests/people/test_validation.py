@@ -1,7 +1,7 @@
 """Checks on the NPM/NIP, name, topic and message a requester types."""
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -19,6 +19,13 @@ from layanan.people.validation import (
 
 # Born 12 March 1985, appointed January 2010, male, serial 003.
 VALID_NIP = "198503122010011003"
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """Validate in English, the msgid language, so messages read as written here."""
+    with translation.override("en"):
+        yield
 
 
 def rejection(check: Callable[[str], object], raw: str) -> ValidationError:

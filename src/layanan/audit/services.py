@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from layanan.audit.models import ActorKind, Event
 
@@ -12,7 +12,7 @@ def record(
     subject_id: object,
     action: str,
     *,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     actor_kind: ActorKind | None = None,
     **data: Any,
 ) -> Event:

@@ -7,7 +7,7 @@ may not see it, so that probing ids tells an outsider nothing.
 import hashlib
 import uuid
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from layanan.chat.models import Attachment, Conversation
@@ -22,14 +22,14 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def is_supervisor(user: AbstractBaseUser | AnonymousUser) -> bool:
+def is_supervisor(user: User | AnonymousUser) -> bool:
     if not user.is_authenticated:
         return False
     profile = AgentProfile.objects.filter(user_id=user.pk).first()
     return bool(profile and profile.is_supervisor)
 
 
-def team_ids_for_agent(user: AbstractBaseUser | AnonymousUser) -> list[int]:
+def team_ids_for_agent(user: User | AnonymousUser) -> list[int]:
     """Return the ids of the teams whose queues the user serves."""
     if not user.is_authenticated:
         return []
@@ -39,7 +39,7 @@ def team_ids_for_agent(user: AbstractBaseUser | AnonymousUser) -> list[int]:
 
 
 def conversations_for_agent(
-    user: AbstractBaseUser | AnonymousUser,
+    user: User | AnonymousUser,
 ) -> QuerySet[Conversation]:
     """Return the conversations a console user may read: their teams', or all."""
     queryset = Conversation.objects.select_related("requester", "service", "team")
@@ -62,7 +62,7 @@ def get_conversation_for_token(token: str) -> Conversation:
 
 
 def get_conversation_for_agent(
-    user: AbstractBaseUser | AnonymousUser, public_id: str | uuid.UUID
+    user: User | AnonymousUser, public_id: str | uuid.UUID
 ) -> Conversation:
     try:
         key = uuid.UUID(str(public_id))
@@ -83,7 +83,7 @@ def get_attachment_for_token(token: str, attachment_id: int) -> Attachment:
 
 
 def get_attachment_for_agent(
-    user: AbstractBaseUser | AnonymousUser, attachment_id: int
+    user: User | AnonymousUser, attachment_id: int
 ) -> Attachment:
     attachment = (
         Attachment.objects.filter(

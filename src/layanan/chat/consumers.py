@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 AUTH_TIMEOUT_SECONDS = 10
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_BAD_ORIGIN = 4403
+CLOSE_FORBIDDEN = 4403
 
 
 def origin_allowed(scope: dict[str, Any]) -> bool:
@@ -81,7 +82,9 @@ class JsonConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(frame, ensure_ascii=False))
 
     async def send_error(self, code: str, message: str, **extra: Any) -> None:
-        await self.send_frame({"type": "error", "code": code, "message": message, **extra})
+        await self.send_frame(
+            {"type": "error", "code": code, "message": message, **extra}
+        )
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None
@@ -91,11 +94,15 @@ class JsonConsumer(AsyncWebsocketConsumer):
         except ValueError:
             frame = None
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            await self.send_error("bad_frame", self.translate(gettext_noop("The frame is not valid.")))
+            await self.send_error(
+                "bad_frame", self.translate(gettext_noop("The frame is not valid."))
+            )
             return
         handler = getattr(self, "frame_" + frame["type"].replace(".", "_"), None)
         if handler is None:
-            await self.send_error("bad_frame", self.translate(gettext_noop("Unknown frame type.")))
+            await self.send_error(
+                "bad_frame", self.translate(gettext_noop("Unknown frame type."))
+            )
             return
         try:
             # The services' error messages follow the socket's language; the
@@ -106,7 +113,9 @@ class JsonConsumer(AsyncWebsocketConsumer):
             extra = {"client_id": frame["client_id"]} if "client_id" in frame else {}
             await self.send_error(error.code, error.message, **extra)
         except access.NotFound:
-            await self.send_error("not_found", self.translate(gettext_noop("This chat was not found.")))
+            await self.send_error(
+                "not_found", self.translate(gettext_noop("This chat was not found."))
+            )
 
     def translate(self, text: str) -> str:
         with translation.override(self.language):
@@ -177,10 +186,10 @@ class RequesterConsumer(JsonConsumer):
         timer = getattr(self, "auth_timer", None)
         if timer is not None:
             timer.cancel()
-        if getattr(self, "conversation", None) is not None:
-            assert self.conversation is not None
+        conversation = getattr(self, "conversation", None)
+        if conversation is not None:
             await self.channel_layer.group_discard(
-                self.conversation.group_name, self.channel_name
+                conversation.group_name, self.channel_name
             )
 
     def shape(self, frame: dict[str, Any]) -> dict[str, Any]:
@@ -211,7 +220,8 @@ class RequesterConsumer(JsonConsumer):
         except access.NotFound:
             logger.warning("requester socket rejected: unknown token")
             await self.send_error(
-                "auth_required", self.translate(gettext_noop("This chat was not found."))
+                "auth_required",
+                self.translate(gettext_noop("This chat was not found.")),
             )
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
@@ -224,29 +234,35 @@ class RequesterConsumer(JsonConsumer):
         )
         await self.replay(conversation, _int_or_zero(frame.get("last_seq")))
 
+    def authenticated_conversation(self) -> Conversation:
+        """Return the socket's chat; frames reach handlers only after auth."""
+        if self.conversation is None:
+            raise RuntimeError("a frame was handled before authentication")
+        return self.conversation
+
     async def frame_message(self, frame: dict[str, Any]) -> None:
-        assert self.conversation is not None
+        conversation = self.authenticated_conversation()
         new = NewMessage(
             sender_kind=SenderKind.REQUESTER,
-            sender_name=self.conversation.requester.name,
+            sender_name=conversation.requester.name,
             body=validate_body(frame.get("body")),
             client_id=validate_client_id(frame.get("client_id")),
         )
-        message, _created = await sync_to_async(post_message)(self.conversation, new)
+        message, _created = await sync_to_async(post_message)(conversation, new)
         await self.send_frame(
             {"type": "ack", "client_id": message.client_id, "seq": message.seq}
         )
 
     async def frame_typing(self, frame: dict[str, Any]) -> None:
-        assert self.conversation is not None
+        conversation = self.authenticated_conversation()
         await self.channel_layer.group_send(
-            self.conversation.group_name,
+            conversation.group_name,
             {
                 "type": "relay",
                 "audience": "agent",
                 "frame": {
                     "type": "typing",
-                    "conversation": str(self.conversation.public_id),
+                    "conversation": str(conversation.public_id),
                     "sender_kind": "requester",
                     "active": bool(frame.get("active")),
                 },
@@ -254,9 +270,9 @@ class RequesterConsumer(JsonConsumer):
         )
 
     async def frame_read(self, frame: dict[str, Any]) -> None:
-        assert self.conversation is not None
+        conversation = self.authenticated_conversation()
         await sync_to_async(mark_read)(
-            self.conversation, SenderKind.REQUESTER, _int_or_zero(frame.get("seq"))
+            conversation, SenderKind.REQUESTER, _int_or_zero(frame.get("seq"))
         )
 
 
@@ -277,6 +293,11 @@ class AgentConsumer(JsonConsumer):
             self.language = settings.LANGUAGE_CODE
         self.groups_joined: set[str] = set()
         team_ids = await sync_to_async(presence.queue_team_ids)(user)
+        if not team_ids:
+            # Logged in, but neither a team member nor a supervisor.
+            logger.warning("console socket rejected: no team user=%s", user.pk)
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
         for team_id in team_ids:
             await self._join(realtime.team_group(team_id))
         await self._join(realtime.agent_group(user.pk))
@@ -315,9 +336,13 @@ class AgentConsumer(JsonConsumer):
         if not allowed:
             raise ChatError(
                 "not_allowed",
-                self.translate(gettext_noop("This chat belongs to another team's queue.")),
+                self.translate(
+                    gettext_noop("This chat belongs to another team's queue.")
+                ),
             )
         await sync_to_async(accept_conversation)(conversation, self.user)
+        # The chat is this socket's now: hear its messages without a subscribe.
+        await self._join(conversation.group_name)
         state = await sync_to_async(conversation_payload)(conversation, for_agent=True)
         await self.send_frame(
             {
@@ -345,10 +370,13 @@ class AgentConsumer(JsonConsumer):
         conversation = await self._conversation(frame)
         if conversation.agent_id != self.user.pk:
             raise ChatError(
-                "not_allowed", self.translate(gettext_noop("Accept the chat before replying."))
+                "not_allowed",
+                self.translate(gettext_noop("Accept the chat before replying.")),
             )
         if conversation.status == ConversationStatus.ENDED:
-            raise ChatError("chat_ended", self.translate(gettext_noop("This chat has ended.")))
+            raise ChatError(
+                "chat_ended", self.translate(gettext_noop("This chat has ended."))
+            )
         return conversation
 
     async def frame_message(self, frame: dict[str, Any]) -> None:

@@ -62,7 +62,9 @@ def conversation_payload(
         "status": conversation.status,
         "service": conversation.service.localized_name(conversation.language),
         "topic": conversation.topic,
-        "agent_name": (agent.get_full_name() or agent.get_username()) if agent else None,
+        "agent_name": (agent.get_full_name() or agent.get_username())
+        if agent
+        else None,
         "queue_position": queue_position(conversation),
         "ended_by": conversation.ended_by,
         "peer_read_seq": peer_read_seq,
@@ -73,7 +75,9 @@ def conversation_payload(
     }
 
 
-def queue_item(conversation: Conversation, now: datetime | None = None) -> dict[str, Any]:
+def queue_item(
+    conversation: Conversation, now: datetime | None = None
+) -> dict[str, Any]:
     now = now or timezone.now()
     requester = conversation.requester
     programme = requester.study_programme

@@ -3,7 +3,7 @@
 import logging
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from layanan.catalog.models import Team
@@ -18,23 +18,23 @@ logger = logging.getLogger(__name__)
 STALE_AFTER = timedelta(seconds=90)
 
 
-def profile_for(user: AbstractBaseUser) -> AgentProfile:
+def profile_for(user: User) -> AgentProfile:
     profile, _created = AgentProfile.objects.get_or_create(user_id=user.pk)
     return profile
 
 
-def queue_team_ids(user: AbstractBaseUser) -> list[int]:
+def queue_team_ids(user: User) -> list[int]:
     """Return the teams whose queue the user watches: their own, or all for a
     supervisor."""
-    teams = Team.objects.all() if is_supervisor(user) else user.teams.all()  # type: ignore[attr-defined]
+    teams = Team.objects.all() if is_supervisor(user) else user.teams.all()
     return list(teams.values_list("pk", flat=True))
 
 
-def may_accept(user: AbstractBaseUser, conversation: Conversation) -> bool:
+def may_accept(user: User, conversation: Conversation) -> bool:
     return Team.objects.filter(pk=conversation.team_id, members__pk=user.pk).exists()
 
 
-def connect(user: AbstractBaseUser, channel_name: str) -> str:
+def connect(user: User, channel_name: str) -> str:
     AgentConnection.objects.create(
         user_id=user.pk, channel_name=channel_name, last_seen=timezone.now()
     )
@@ -53,7 +53,7 @@ def heartbeat(channel_name: str) -> None:
     )
 
 
-def set_status(user: AbstractBaseUser, status: str) -> str:
+def set_status(user: User, status: str) -> str:
     if status not in AgentStatus.values:
         status = AgentStatus.ONLINE
     AgentProfile.objects.update_or_create(user_id=user.pk, defaults={"status": status})

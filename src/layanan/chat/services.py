@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone, translation
@@ -40,7 +40,8 @@ SYSTEM_CLIENT_ID_PREFIX = "system:"
 
 
 class ChatError(Exception):
-    """A request the chat cannot carry out; ``code`` is stable, ``message`` translated."""
+    """A request the chat cannot carry out, with a stable code and a translated
+    message."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -58,7 +59,7 @@ class NewChat:
     page_url: str = ""
 
 
-def agent_display_name(user: AbstractBaseUser) -> str:
+def agent_display_name(user: User) -> str:
     full_name: str = getattr(user, "get_full_name", lambda: "")()
     return full_name or user.get_username()
 
@@ -135,7 +136,7 @@ class NewMessage:
     sender_name: str
     body: str
     client_id: str
-    sender: AbstractBaseUser | None = None
+    sender: User | None = None
     attachment: Attachment | None = None
 
 
@@ -186,14 +187,20 @@ def _insert_message(conversation: Conversation, new: NewMessage) -> Message:
     PostgreSQL; SQLite's IMMEDIATE transactions serialise them already.
     """
     now = timezone.now()
-    updates: dict[str, object] = {"last_seq": F("last_seq") + 1, "last_activity_at": now}
+    updates: dict[str, object] = {
+        "last_seq": F("last_seq") + 1,
+        "last_activity_at": now,
+    }
     is_first_agent_reply = (
-        new.sender_kind == SenderKind.AGENT and conversation.first_agent_reply_at is None
+        new.sender_kind == SenderKind.AGENT
+        and conversation.first_agent_reply_at is None
     )
     if is_first_agent_reply:
         updates["first_agent_reply_at"] = now
     Conversation.objects.filter(pk=conversation.pk).update(**updates)
-    seq = Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation.pk)
+    seq = Conversation.objects.values_list("last_seq", flat=True).get(
+        pk=conversation.pk
+    )
     message = Message.objects.create(
         conversation=conversation,
         seq=seq,
@@ -244,7 +251,7 @@ def publish_state(conversation: Conversation) -> None:
         )
 
 
-def accept_conversation(conversation: Conversation, agent: AbstractBaseUser) -> None:
+def accept_conversation(conversation: Conversation, agent: User) -> None:
     """Give a waiting chat to ``agent``; raise ChatError if someone was faster.
 
     The conditional UPDATE is the arbiter: of several agents accepting at once,
@@ -261,6 +268,9 @@ def accept_conversation(conversation: Conversation, agent: AbstractBaseUser) -> 
             last_activity_at=now,
         )
         if not taken:
+            conversation.refresh_from_db(fields=["status"])
+            if conversation.status == ConversationStatus.ENDED:
+                raise ChatError("chat_ended", _("This chat has ended."))
             raise ChatError(
                 "already_taken", _("Another agent has already accepted this chat.")
             )
@@ -326,7 +336,7 @@ def mark_read(conversation: Conversation, reader: SenderKind, seq: int) -> None:
 @dataclass(frozen=True)
 class Ending:
     ended_by: EndedBy
-    actor: AbstractBaseUser | None = None
+    actor: User | None = None
     transcript_email: str | None = None
     rating: int | None = None
     comment: str = ""
@@ -340,9 +350,13 @@ def end_conversation(conversation: Conversation, ending: Ending) -> bool:
     """
     now = timezone.now()
     with transaction.atomic():
-        ended = Conversation.objects.filter(pk=conversation.pk).exclude(
-            status=ConversationStatus.ENDED
-        ).update(status=ConversationStatus.ENDED, ended_at=now, ended_by=ending.ended_by)
+        ended = (
+            Conversation.objects.filter(pk=conversation.pk)
+            .exclude(status=ConversationStatus.ENDED)
+            .update(
+                status=ConversationStatus.ENDED, ended_at=now, ended_by=ending.ended_by
+            )
+        )
         conversation.refresh_from_db()
         if ending.rating is not None or ending.comment:
             _store_rating(conversation, ending)

@@ -2,7 +2,7 @@
 
 import logging
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -19,9 +19,7 @@ transcript_sent = Signal()
 
 
 def transcript_context(conversation: Conversation) -> dict[str, object]:
-    messages = list(
-        conversation.messages.select_related("attachment").order_by("seq")
-    )
+    messages = list(conversation.messages.select_related("attachment").order_by("seq"))
     return {
         "conversation": conversation,
         "requester": conversation.requester,
@@ -42,7 +40,7 @@ def transcript_context(conversation: Conversation) -> dict[str, object]:
 
 
 def send_transcript(
-    conversation: Conversation, email: str, actor: AbstractBaseUser | None = None
+    conversation: Conversation, email: str, actor: User | None = None
 ) -> None:
     """Queue the transcript for ``email`` and record it; call inside a transaction."""
     queue_email(

@@ -13,7 +13,9 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.contrib.staticfiles import finders
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.http import (
     FileResponse,
@@ -32,13 +34,13 @@ from django.views.decorators.http import require_GET, require_POST
 from layanan.catalog.models import Service, StudyProgramme
 from layanan.chat import access, presence
 from layanan.chat.forms import OfflineRequestForm, PreChatForm, form_errors_json
-from layanan.chat.panel_strings import panel_strings
 from layanan.chat.models import Attachment, Conversation, SenderKind
+from layanan.chat.panel_strings import panel_strings
 from layanan.chat.payloads import conversation_payload, message_payload
 from layanan.chat.services import (
     ChatError,
-    Ending,
     EndedBy,
+    Ending,
     NewChat,
     NewMessage,
     end_conversation,
@@ -58,7 +60,7 @@ from layanan.people.services import upsert_requester
 
 logger = logging.getLogger(__name__)
 
-TOKEN_HEADER = "X-Layanan-Token"
+TOKEN_HEADER = "X-Layanan-Token"  # noqa: S105 (a header name, not a secret)
 View = Callable[..., HttpResponseBase]
 
 
@@ -82,7 +84,9 @@ def requester_api(view: View) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not origin_allowed(request):
-            logger.warning("api request rejected: origin not allowed path=%s", request.path)
+            logger.warning(
+                "api request rejected: origin not allowed path=%s", request.path
+            )
             return error_response(
                 403, "origin_rejected", _("This site may not use the chat service.")
             )
@@ -112,7 +116,8 @@ def form_data(data: dict[str, Any]) -> dict[str, str]:
 def widget_loader(request: HttpRequest) -> HttpResponse:
     """Serve the embeddable loader; it reads its own URL to find the product."""
     path = finders.find("layanan/widget.js")
-    assert isinstance(path, str), "static file layanan/widget.js is missing"
+    if not isinstance(path, str):
+        raise ImproperlyConfigured("The static file layanan/widget.js is missing.")
     with open(path, encoding="utf-8") as source:
         response = HttpResponse(source.read(), content_type="text/javascript")
     response.headers["Cache-Control"] = "public, max-age=300"
@@ -302,7 +307,7 @@ def attach_file(
                     sender_name=sender_name,
                     body="",
                     client_id=client_id,
-                    sender=request.user if sender_kind == SenderKind.AGENT else None,
+                    sender=agent_or_none(request, sender_kind),
                     attachment=attachment,
                 ),
             )
@@ -316,6 +321,13 @@ def attach_file(
     if not created:
         delete_stored(stored.storage_path)
     return JsonResponse({"message": message_payload(message)}, status=201)
+
+
+def agent_or_none(request: HttpRequest, sender_kind: SenderKind) -> User | None:
+    user = request.user
+    if sender_kind == SenderKind.AGENT and isinstance(user, User):
+        return user
+    return None
 
 
 def rating_from(value: object) -> int | None:
@@ -366,7 +378,10 @@ def end(request: HttpRequest) -> JsonResponse:
             {
                 "errors": {
                     "rating": [
-                        {"code": "invalid", "message": _("Choose a rating from 1 to 5.")}
+                        {
+                            "code": "invalid",
+                            "message": _("Choose a rating from 1 to 5."),
+                        }
                     ]
                 }
             },

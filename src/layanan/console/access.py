@@ -8,7 +8,7 @@ numbers tells an outsider nothing.
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import CharField, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat, Replace
 
@@ -44,7 +44,7 @@ class ConsoleRole:
         return team_id in self.team_ids
 
 
-def console_role(user: AbstractBaseUser | AnonymousUser) -> ConsoleRole:
+def console_role(user: User | AnonymousUser) -> ConsoleRole:
     """Return the user's teams and whether they supervise every team."""
     if not user.is_authenticated:
         return ConsoleRole(frozenset(), frozenset(), is_supervisor=False)
@@ -56,7 +56,7 @@ def console_role(user: AbstractBaseUser | AnonymousUser) -> ConsoleRole:
     )
 
 
-def tickets_for_agent(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Ticket]:
+def tickets_for_agent(user: User | AnonymousUser) -> QuerySet[Ticket]:
     """Return the tickets a console user may read: their teams', or all."""
     queryset = Ticket.objects.select_related(
         "requester", "service", "team", "assignee", "conversation"
@@ -68,7 +68,7 @@ def tickets_for_agent(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Ticket
     return queryset.filter(team__members__pk=user.pk)
 
 
-def get_ticket_for_agent(user: AbstractBaseUser | AnonymousUser, number: str) -> Ticket:
+def get_ticket_for_agent(user: User | AnonymousUser, number: str) -> Ticket:
     if not number or len(number) > 32:
         raise NotFound
     ticket = tickets_for_agent(user).filter(number=number).first()
@@ -82,7 +82,7 @@ def _without_hyphens(expression: Concat | Cast | Value | str) -> Replace:
 
 
 def outbound_emails_for_agent(
-    user: AbstractBaseUser | AnonymousUser,
+    user: User | AnonymousUser,
 ) -> QuerySet[OutboundEmail]:
     """Return the outbox rows a console user may read.
 
@@ -116,7 +116,7 @@ def outbound_emails_for_agent(
 
 
 def get_outbound_email_for_agent(
-    user: AbstractBaseUser | AnonymousUser, email_id: int
+    user: User | AnonymousUser, email_id: int
 ) -> OutboundEmail:
     email = outbound_emails_for_agent(user).filter(pk=email_id).first()
     if email is None:

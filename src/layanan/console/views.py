@@ -16,7 +16,7 @@ from typing import Any, Concatenate, ParamSpec
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import (
@@ -85,7 +85,7 @@ P = ParamSpec("P")
 class Viewer:
     """The logged-in console user and the teams they serve."""
 
-    user: AbstractBaseUser
+    user: User
     role: ConsoleRole
 
 
@@ -102,7 +102,7 @@ def console_view(
         request: HttpRequest, *args: P.args, **kwargs: P.kwargs
     ) -> HttpResponseBase:
         user = request.user
-        if not isinstance(user, AbstractBaseUser):
+        if not isinstance(user, User):
             # login_required below has redirected anonymous users already.
             raise Http404
         role = console_role(user)
@@ -186,7 +186,7 @@ def ending_reasons() -> dict[str, str]:
     }
 
 
-def agent_status(user: AbstractBaseUser) -> str:
+def agent_status(user: User) -> str:
     status = (
         AgentProfile.objects.filter(user_id=user.pk)
         .values_list("status", flat=True)

@@ -53,6 +53,9 @@ class RequesterEmail(models.Model):
         ]
         ordering = ["first_seen"]
 
+    def __str__(self) -> str:
+        return self.email
+
 
 class AgentStatus(models.TextChoices):
     ONLINE = "online", _("Online")
@@ -89,3 +92,6 @@ class AgentConnection(models.Model):
     channel_name = models.CharField(max_length=200, unique=True)
     connected_at = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.channel_name}"

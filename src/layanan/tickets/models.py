@@ -35,6 +35,9 @@ class TicketCounter(models.Model):
     year = models.PositiveIntegerField(primary_key=True)
     last_serial = models.PositiveIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_serial}"
+
 
 class Ticket(models.Model):
     number = models.CharField(_("number"), max_length=32, unique=True)
@@ -103,3 +106,6 @@ class TicketEntry(models.Model):
 
     class Meta:
         ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.kind}"

@@ -4,7 +4,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -55,7 +55,7 @@ class NewTicket:
     conversation: Conversation | None = None
 
 
-def open_ticket(new: NewTicket, actor: AbstractBaseUser | None = None) -> Ticket:
+def open_ticket(new: NewTicket, actor: User | None = None) -> Ticket:
     """Create an OPEN ticket in the service's team and queue both notifications.
 
     Call inside a transaction.
@@ -91,9 +91,7 @@ def open_ticket(new: NewTicket, actor: AbstractBaseUser | None = None) -> Ticket
     return ticket
 
 
-def create_ticket_from_conversation(
-    conversation: Conversation, agent: AbstractBaseUser
-) -> Ticket:
+def create_ticket_from_conversation(conversation: Conversation, agent: User) -> Ticket:
     """Turn a chat into a ticket carrying its transcript and attachments."""
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
@@ -132,7 +130,7 @@ def create_ticket_from_conversation(
 
 
 def add_transcript_entry(
-    ticket: Ticket, conversation: Conversation, agent: AbstractBaseUser
+    ticket: Ticket, conversation: Conversation, agent: User
 ) -> TicketEntry:
     messages = conversation.messages.select_related("attachment").order_by("seq")
     lines = []

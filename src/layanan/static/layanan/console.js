@@ -470,7 +470,7 @@
 
     const body = element.querySelector(".message-body");
     if (body) {
-      body.textContent = message.body;
+      renderBody(body, message.body);
       body.hidden = !message.body;
     }
     fillAttachment(element, message.attachment);
@@ -480,6 +480,16 @@
       receipt.hidden = message.sender_kind !== "agent";
     }
     updateReceipt(element);
+  }
+
+  /** Show a message's text with the panel's **bold** and links, as the requester sees it. */
+  function renderBody(element, text) {
+    element.textContent = "";
+    if (window.LayananRichText) {
+      window.LayananRichText.render(element, text || "");
+    } else {
+      element.textContent = text || "";
+    }
   }
 
   /** Show the download link and, for PNG and JPEG, the preview; drop what is unused. */
@@ -819,6 +829,10 @@
   function setUpChat() {
     for (const element of log.querySelectorAll("[data-seq]")) {
       seenSeqs.add(Number(element.dataset.seq));
+    }
+    // The server renders message text escaped; this adds the formatting.
+    for (const body of log.querySelectorAll(".message-body")) {
+      renderBody(body, body.textContent);
     }
     lastSeq = chatConfig.lastSeq;
     peerReadSeq = chatConfig.peerReadSeq;

@@ -22,6 +22,8 @@
   var typingTimer = null;
   var typingSent = false;
   var pingTimer = null;
+  // The server's closing note says why the chat ended (chat/services.py).
+  var ENDING_NOTE_ID = "system:ended";
 
   function $(id) { return document.getElementById(id); }
   function t(key, values) {
@@ -230,6 +232,7 @@
     lastSeq = 0;
     rendered = {};
     $("messages").textContent = "";
+    $("ended-reason").textContent = "";
     $("f-transcript-email").value = $("f-email").value || "";
     show("view-chat");
     renderStatus();
@@ -327,6 +330,7 @@
       receipt.className = "receipt";
       item.appendChild(receipt);
     }
+    if (message.client_id === ENDING_NOTE_ID) $("ended-reason").textContent = message.body || "";
     var list = $("messages");
     var after = null;
     for (var i = 0; i < list.children.length; i++) {

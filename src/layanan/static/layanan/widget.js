@@ -34,12 +34,24 @@
 
   var button = document.createElement("button");
   button.type = "button";
-  button.textContent = "\uD83D\uDCAC";
+  // A drawn icon, because a portal's fonts may have no emoji.
+  var SVG = "http://www.w3.org/2000/svg";
+  var icon = document.createElementNS(SVG, "svg");
+  icon.setAttribute("viewBox", "0 0 24 24");
+  icon.setAttribute("width", "28");
+  icon.setAttribute("height", "28");
+  icon.setAttribute("aria-hidden", "true");
+  var bubble = document.createElementNS(SVG, "path");
+  bubble.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z");
+  bubble.setAttribute("fill", "currentColor");
+  icon.appendChild(bubble);
+  button.appendChild(icon);
   style(button, {
     position: "fixed", right: "16px", bottom: "16px", width: "56px", height: "56px",
     borderRadius: "50%", border: "0", background: "#0f5c9a", color: "#fff",
-    fontSize: "26px", cursor: "pointer", boxShadow: "0 2px 10px rgba(0,0,0,.3)",
-    zIndex: "2147483646", padding: "0", lineHeight: "56px"
+    cursor: "pointer", boxShadow: "0 2px 10px rgba(0,0,0,.3)",
+    zIndex: "2147483646", padding: "0", display: "flex", alignItems: "center",
+    justifyContent: "center"
   });
 
   function setLabel() {
@@ -55,7 +67,7 @@
     style(frame, phone
       ? { right: "0", bottom: "0", width: "100%", height: "100%", borderRadius: "0" }
       : { right: "16px", bottom: "84px", width: "380px", height: "min(620px, calc(100vh - 100px))", borderRadius: "12px" });
-    button.style.display = phone && open ? "none" : "block";
+    button.style.display = phone && open ? "none" : "flex";
   }
 
   function createFrame() {

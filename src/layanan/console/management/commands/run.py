@@ -75,7 +75,7 @@ class Command(BaseCommand):
         if settings.SMTP is None:
             lines += [
                 "",
-                "LAYANAN_SMTP_URL is not set: mail stays in the outbox and shows in the",
-                f"console's email log ({base}/console/email/).",
+                "LAYANAN_SMTP_URL is not set: mail stays in the outbox and shows in",
+                f"the console's email log ({base}/console/email/).",
             ]
         self.stdout.write("\n".join(lines) + "\n")
