@@ -30,7 +30,7 @@ AFTER_RELOAD_TEXT = "Terima kasih, Bu — ditunggu suratnya 🙏"
 
 
 @pytest.fixture
-def agent(transactional_db: None) -> Any:
+def agent(transactional_db: None, catalogue: dict[str, Team]) -> Any:
     user = get_user_model().objects.create_user(
         username="agen1", password=PASSWORD, first_name="Rina", last_name="Lestari"
     )

@@ -482,7 +482,7 @@
     updateReceipt(element);
   }
 
-  /** Show a message's text with the panel's **bold** and links, as the requester sees it. */
+  /** Show a message's text with **bold** and links, formatted as the panel formats it. */
   function renderBody(element, text) {
     element.textContent = "";
     if (window.LayananRichText) {
@@ -834,6 +834,7 @@
     for (const body of log.querySelectorAll(".message-body")) {
       renderBody(body, body.textContent);
     }
+
     lastSeq = chatConfig.lastSeq;
     peerReadSeq = chatConfig.peerReadSeq;
     chatEnded = chatConfig.status === "ended";

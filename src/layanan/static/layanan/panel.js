@@ -14,6 +14,7 @@
   var socket = null;
   var retryDelay = 1000;
   var lastSeq = 0;
+  var replayUntil = 0;       // the server's last seq when the socket became ready
   var conversation = null;
   var pending = {};          // client_id -> body, until the server acknowledges it
   var rendered = {};         // seq -> list item
@@ -22,7 +23,8 @@
   var typingTimer = null;
   var typingSent = false;
   var pingTimer = null;
-  // The server's closing note says why the chat ended (chat/services.py).
+  // The client_id of the server's closing note, which gives the reason the chat ended
+  // (chat/services.py).
   var ENDING_NOTE_ID = "system:ended";
 
   function $(id) { return document.getElementById(id); }
@@ -271,6 +273,7 @@
   function receive(frame) {
     if (frame.type === "ready") {
       retryDelay = 1000;
+      replayUntil = frame.last_seq || 0;
       notice("");
       conversation = frame.conversation;
       peerReadSeq = conversation.peer_read_seq;
@@ -341,6 +344,7 @@
     renderReceipts();
     list.scrollTop = list.scrollHeight;
     markRead();
+    closeIfEnded();
   }
   function renderReceipts() {
     Object.keys(rendered).forEach(function (seq) {
@@ -479,7 +483,7 @@
   function showEnded(answered) {
     stopTyping();
     clearInterval(pingTimer);
-    if (socket) socket.close();
+    closeIfEnded();
     $("ended-text").textContent = answered ? t("saved") : t("ended");
     $("ended-ticket").textContent = conversation && conversation.ticket_number ? t("ticket", { number: conversation.ticket_number }) : "";
     show("view-ended");
@@ -488,6 +492,11 @@
       // Ended by the agent or the idle timer: offer the transcript and rating once.
       $("close-button").hidden = false;
     }
+  }
+  function closeIfEnded() {
+    // An ended chat's socket stays open until the replay after "ready" has
+    // delivered every message, the closing note among them.
+    if (socket && conversation && conversation.status === "ended" && lastSeq >= replayUntil) socket.close();
   }
   function showForm() {
     conversation = null;
