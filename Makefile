@@ -28,11 +28,14 @@ lint: $(STAMP) ## Check formatting and lint with ruff
 types: $(STAMP) ## Type-check with mypy and django-stubs
 	$(BIN)/mypy
 
+# Tests keep their database and files apart from the demo's var/.
+TEST_ENV := LAYANAN_VAR_DIR=$(CURDIR)/var/test
+
 unit: $(STAMP) ## Run every test but the browser ones
-	$(BIN)/pytest -m "not e2e" -q
+	$(TEST_ENV) $(BIN)/pytest -m "not e2e" -q
 
 e2e: $(STAMP) ## Run the browser tests in their own pytest process
-	$(BIN)/pytest -m e2e -q; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
+	$(TEST_ENV) $(BIN)/pytest -m e2e -q; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
 bench: $(STAMP) ## Print widget weight and chat relay figures
 	$(BIN)/python bench/run.py

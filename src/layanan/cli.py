@@ -8,7 +8,14 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "layanan.settings")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    from layanan.env import ConfigurationError
+
+    try:
+        execute_from_command_line(sys.argv)
+    except ConfigurationError as error:
+        # A bad LAYANAN_* value: the sentence says which and how to fix it.
+        sys.stderr.write(f"layanan: {error}\n")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

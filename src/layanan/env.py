@@ -1,7 +1,7 @@
 """Typed readers for ``LAYANAN_*`` environment variables that fail loudly."""
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
 
@@ -97,6 +97,85 @@ def smtp_url(name: str) -> SmtpConfig | None:
         use_tls=starttls,
         use_ssl=use_ssl,
         timeout=int(query.get("timeout", ["30"])[0]),
+    )
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    host: str
+    port: int
+    username: str
+    # Left out of repr() so that logging a config never writes the password.
+    password: str = field(repr=False)
+    folder: str
+    # The folder processed messages move to; None flags them \Seen instead.
+    processed_folder: str | None
+    use_ssl: bool
+    use_starttls: bool
+    # Seconds for connecting and for each command.
+    timeout: int
+
+
+def imap_url(name: str) -> ImapConfig | None:
+    """Parse ``imaps://user:pass@host:993/INBOX?processed=Processed`` or
+    ``imap://…?starttls=1``. Plain ``imap://`` sends the password in clear."""
+    raw = optional_text(name)
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in {"imap", "imaps"} or not parts.hostname:
+        raise ConfigurationError(
+            f"{PREFIX}{name} must look like "
+            "imaps://user:password@host:993/INBOX?processed=Processed "
+            "or imap://user:password@host:143/INBOX?starttls=1."
+        )
+    if not parts.username or parts.password is None:
+        raise ConfigurationError(
+            f"{PREFIX}{name} names no user or no password: put them before the "
+            "host as user:password@, with @ : / written as %40 %3A %2F."
+        )
+    query = parse_qs(parts.query)
+    use_ssl = parts.scheme == "imaps"
+    starttls = query.get("starttls", ["0"])[0].lower() in {"1", "true", "yes", "on"}
+    if use_ssl and starttls:
+        raise ConfigurationError(
+            f"{PREFIX}{name} asks for starttls on imaps://, which is TLS already: "
+            "drop starttls=1, or use imap:// with port 143."
+        )
+    try:
+        port = parts.port or (993 if use_ssl else 143)
+    except ValueError:
+        raise ConfigurationError(f"{PREFIX}{name} has an invalid port.") from None
+    raw_timeout = query.get("timeout", ["30"])[0]
+    try:
+        timeout = int(raw_timeout)
+    except ValueError:
+        timeout = 0
+    if not 1 <= timeout <= 600:
+        raise ConfigurationError(
+            f"{PREFIX}{name} has timeout={raw_timeout!r}: use whole seconds "
+            "from 1 to 600."
+        )
+    folder = unquote(parts.path.lstrip("/")) or "INBOX"
+    processed = query.get("processed", [""])[0].strip() or None
+    # IMAP compares the name INBOX without regard to case, and other names exactly.
+    if processed is not None and (
+        processed == folder or processed.upper() == folder.upper() == "INBOX"
+    ):
+        raise ConfigurationError(
+            f"{PREFIX}{name} moves processed mail to the folder it reads from: "
+            "give processed= another folder."
+        )
+    return ImapConfig(
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username),
+        password=unquote(parts.password),
+        folder=folder,
+        processed_folder=processed,
+        use_ssl=use_ssl,
+        use_starttls=starttls,
+        timeout=timeout,
     )
 
 

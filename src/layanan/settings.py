@@ -5,6 +5,7 @@ channel layer, mail kept in the outbox. ``LAYANAN_DEPLOYMENT=production`` makes
 the missing secrets and unsafe values fatal instead.
 """
 
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -69,7 +70,12 @@ ALLOWED_HOSTS = env.word_list(
 CSRF_TRUSTED_ORIGINS = [BASE_ORIGIN]
 
 # Portals that may embed the widget (CSP frame-ancestors). "*" suits the demo only.
-WIDGET_ORIGINS = env.word_list("WIDGET_ORIGINS", [] if PRODUCTION else ["*"])
+# A browser's Origin never ends in a slash, so one typed into the list would
+# never match.
+WIDGET_ORIGINS = [
+    origin.rstrip("/")
+    for origin in env.word_list("WIDGET_ORIGINS", [] if PRODUCTION else ["*"])
+]
 if PRODUCTION and "*" in WIDGET_ORIGINS:
     raise env.ConfigurationError(
         "LAYANAN_WIDGET_ORIGINS contains * in production: list the portal origins, "
@@ -190,13 +196,28 @@ if not TICKET_PREFIX.isalnum() or not TICKET_PREFIX.isascii():
         f"LAYANAN_TICKET_PREFIX={TICKET_PREFIX!r} is invalid: use letters and digits."
     )
 NPM_PATTERN = env.text("NPM_PATTERN", r"\d{8,12}")
+try:
+    re.compile(NPM_PATTERN)
+except re.error as error:
+    raise env.ConfigurationError(
+        f"LAYANAN_NPM_PATTERN={NPM_PATTERN!r} is not a valid regular expression "
+        f"({error}); use one such as \\d{{8,12}}."
+    ) from None
 CHAT_IDLE_MINUTES = env.integer("CHAT_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60)
 DEMO_PASSWORD = env.optional_text("DEMO_PASSWORD")
 
 SMTP = env.smtp_url("SMTP_URL")
+# Inbound mail: the mailbox the worker polls, and how often. None turns polling off.
+IMAP = env.imap_url("IMAP_URL")
+IMAP_POLL_SECONDS = env.integer("IMAP_POLL_SECONDS", 60, minimum=10, maximum=3600)
 MAIL_ADDRESS = env.text("MAIL_ADDRESS", f"layanan@{_base.hostname}")
 MAIL_FROM = env.text("MAIL_FROM", f"Layanan <{MAIL_ADDRESS}>")
 DEFAULT_FROM_EMAIL = MAIL_FROM
+# Loop guard: at most this many automatic mails to one address in the window.
+AUTO_MAIL_LIMIT = env.integer("AUTO_MAIL_LIMIT", 10, minimum=1, maximum=1000)
+AUTO_MAIL_WINDOW_HOURS = env.integer(
+    "AUTO_MAIL_WINDOW_HOURS", 3, minimum=1, maximum=7 * 24
+)
 
 LOGGING = {
     "version": 1,

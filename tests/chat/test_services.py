@@ -25,12 +25,14 @@ from layanan.chat.services import (
     MAX_BODY_LENGTH,
     ChatError,
     Ending,
+    NewChat,
     NewMessage,
     accept_conversation,
     end_conversation,
     end_idle_conversations,
     mark_read,
     post_message,
+    start_conversation,
     validate_body,
     validate_client_id,
 )
@@ -417,3 +419,57 @@ def test_end_idle_conversations_respects_cutoff(
     almost = timezone.now() + timedelta(minutes=settings.CHAT_IDLE_MINUTES - 1)
     assert end_idle_conversations(now=almost) == 0
     assert fresh(conversation).status == ConversationStatus.WAITING
+
+
+# Hidden characters and names kept per chat
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["nul \x00 byte", "bell \x07", "escape \x1b[31m", "RTL \u202eevil\u202c end"],
+)
+def test_validate_body_rejects_hidden_characters(body: str) -> None:
+    with pytest.raises(ChatError) as caught:
+        validate_body(body)
+    assert caught.value.code == "control_character"
+
+
+def test_validate_body_keeps_line_breaks_and_tabs() -> None:
+    body = "Baris satu\n\tBaris dua\r\nBaris tiga 😀"
+    assert validate_body(body) == body
+
+
+@pytest.mark.django_db
+def test_returning_requester_renamed_keeps_old_chat_name(
+    admin_service: object,
+) -> None:
+    from layanan.catalog.models import Service
+    from layanan.people.services import upsert_requester
+    from layanan.people.validation import parse_identifier
+
+    identifier = parse_identifier("198501012010121001")
+    service = Service.objects.get(code="surat-tugas")
+    first = upsert_requester(
+        identifier=identifier,
+        name="Budi Santoso",
+        study_programme=None,
+        email="budi@example.com",
+    )
+    chat, _token = start_conversation(
+        NewChat(
+            requester=first,
+            email="budi@example.com",
+            service=service,
+            topic="Surat tugas",
+            language="id",
+        )
+    )
+    upsert_requester(
+        identifier=identifier,
+        name="Nama Lain",
+        study_programme=None,
+        email="budi@example.com",
+    )
+    chat.refresh_from_db()
+    assert chat.requester_name == "Budi Santoso"
+    assert chat.requester.name == "Nama Lain"

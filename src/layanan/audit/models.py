@@ -1,11 +1,12 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ActorKind(models.TextChoices):
-    AGENT = "agent", "agent"
-    REQUESTER = "requester", "requester"
-    SYSTEM = "system", "system"
+    AGENT = "agent", _("agent")
+    REQUESTER = "requester", _("requester")
+    SYSTEM = "system", _("system")
 
 
 class Event(models.Model):

@@ -8,7 +8,8 @@ work runs through ``sync_to_async`` on Django's kept-open connection; the stock
 import asyncio
 import json
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
@@ -34,6 +35,9 @@ from layanan.chat.services import (
 )
 
 logger = logging.getLogger(__name__)
+
+Parameters = ParamSpec("Parameters")
+Result = TypeVar("Result")
 
 AUTH_TIMEOUT_SECONDS = 10
 CLOSE_UNAUTHENTICATED = 4401
@@ -77,6 +81,23 @@ class JsonConsumer(AsyncWebsocketConsumer):
 
     async def opened(self) -> None:
         """Run once the socket is accepted."""
+
+    async def call(
+        self,
+        function: Callable[Parameters, Result],
+        *args: Parameters.args,
+        **kwargs: Parameters.kwargs,
+    ) -> Result:
+        """Run a service in the database thread, then broadcast what it committed.
+
+        Broadcasting from the event loop keeps the database thread, which every
+        socket shares, free for the next message.
+        """
+        result, events = await sync_to_async(realtime.run_collecting)(
+            function, *args, **kwargs
+        )
+        await realtime.deliver(events)
+        return result
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, ensure_ascii=False))
@@ -244,11 +265,11 @@ class RequesterConsumer(JsonConsumer):
         conversation = self.authenticated_conversation()
         new = NewMessage(
             sender_kind=SenderKind.REQUESTER,
-            sender_name=conversation.requester.name,
+            sender_name=conversation.requester_name,
             body=validate_body(frame.get("body")),
             client_id=validate_client_id(frame.get("client_id")),
         )
-        message, _created = await sync_to_async(post_message)(conversation, new)
+        message, _created = await self.call(post_message, conversation, new)
         await self.send_frame(
             {"type": "ack", "client_id": message.client_id, "seq": message.seq}
         )
@@ -271,8 +292,11 @@ class RequesterConsumer(JsonConsumer):
 
     async def frame_read(self, frame: dict[str, Any]) -> None:
         conversation = self.authenticated_conversation()
-        await sync_to_async(mark_read)(
-            conversation, SenderKind.REQUESTER, _int_or_zero(frame.get("seq"))
+        await self.call(
+            mark_read,
+            conversation,
+            SenderKind.REQUESTER,
+            _int_or_zero(frame.get("seq")),
         )
 
 
@@ -340,7 +364,7 @@ class AgentConsumer(JsonConsumer):
                     gettext_noop("This chat belongs to another team's queue.")
                 ),
             )
-        await sync_to_async(accept_conversation)(conversation, self.user)
+        await self.call(accept_conversation, conversation, self.user)
         # The chat is this socket's now: hear its messages without a subscribe.
         await self._join(conversation.group_name)
         state = await sync_to_async(conversation_payload)(conversation, for_agent=True)
@@ -390,7 +414,7 @@ class AgentConsumer(JsonConsumer):
             client_id=client_id,
             sender=self.user,
         )
-        message, _created = await sync_to_async(post_message)(conversation, new)
+        message, _created = await self.call(post_message, conversation, new)
         await self.send_frame(
             {
                 "type": "ack",
@@ -419,8 +443,11 @@ class AgentConsumer(JsonConsumer):
     async def frame_read(self, frame: dict[str, Any]) -> None:
         conversation = await self._conversation(frame)
         if conversation.agent_id == self.user.pk:
-            await sync_to_async(mark_read)(
-                conversation, SenderKind.AGENT, _int_or_zero(frame.get("seq"))
+            await self.call(
+                mark_read,
+                conversation,
+                SenderKind.AGENT,
+                _int_or_zero(frame.get("seq")),
             )
 
 

@@ -27,6 +27,9 @@ class Conversation(models.Model):
     requester = models.ForeignKey(
         Requester, on_delete=models.PROTECT, related_name="conversations"
     )
+    # The name given in this chat's pre-chat form: a later chat under the same
+    # NPM/NIP may change the requester's name, never what this chat showed.
+    requester_name = models.CharField(_("name"), max_length=100)
     requester_email = models.EmailField(_("email"))
     service = models.ForeignKey(Service, on_delete=models.PROTECT)
     team = models.ForeignKey(Team, on_delete=models.PROTECT)
@@ -82,8 +85,14 @@ class SenderKind(models.TextChoices):
 
 
 class Attachment(models.Model):
+    # Null for files that came by email or with an agent's ticket reply; those are
+    # reached through the ticket entries that carry them.
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="attachments"
+        Conversation,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attachments",
     )
     # Path relative to UPLOAD_ROOT, named by a random id, never by the upload's name.
     storage_path = models.CharField(max_length=200, unique=True)
@@ -92,6 +101,8 @@ class Attachment(models.Model):
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
     uploaded_by = models.CharField(max_length=16, choices=SenderKind.choices)
+    # The Content-ID of an inline image in an email, for cid: links in its HTML.
+    content_id = models.CharField(max_length=250, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -47,6 +47,11 @@ PANEL_STRINGS: dict[str, Promise] = {
     "newChat": _("Start a new chat"),
     "typing": _("The agent is typing…"),
     "sent": _("Sent"),
+    "sending": _("Sending…"),
+    "tooLong": _(
+        "The message has {count} characters, over the limit of 4,000: shorten it "
+        "or send it in parts."
+    ),
     "read": _("Read"),
     "reconnecting": _("Connection lost, reconnecting…"),
     "fileTooLarge": _(

@@ -83,7 +83,7 @@ def queue_item(
     programme = requester.study_programme
     return {
         "id": str(conversation.public_id),
-        "requester_name": requester.name,
+        "requester_name": conversation.requester_name,
         "requester_identifier": requester.identifier,
         "requester_kind": requester.get_kind_display(),
         "study_programme": programme.name if programme else None,

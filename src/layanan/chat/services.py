@@ -5,14 +5,14 @@ frames after commit. Views and consumers only parse, authorise and call in here.
 """
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -74,6 +74,7 @@ def start_conversation(chat: NewChat) -> tuple[Conversation, str]:
         conversation = Conversation.objects.create(
             token_hash=hash_token(token),
             requester=chat.requester,
+            requester_name=chat.requester.name,
             requester_email=chat.email,
             service=chat.service,
             team=chat.service.team,
@@ -103,9 +104,24 @@ def start_conversation(chat: NewChat) -> tuple[Conversation, str]:
     return conversation, token
 
 
+# Control characters other than line breaks and tabs, and the bidirectional
+# overrides that make "gpj.exe" display as "exe.jpg".
+_FORBIDDEN_IN_BODY = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]"
+)
+
+
 def validate_body(body: object) -> str:
     if not isinstance(body, str) or not body.strip():
         raise ChatError("empty_message", _("Type a message before sending."))
+    if _FORBIDDEN_IN_BODY.search(body):
+        raise ChatError(
+            "control_character",
+            _(
+                "The message contains hidden control characters; remove them "
+                "(retype the text rather than pasting it) and send again."
+            ),
+        )
     if len(body) > MAX_BODY_LENGTH:
         raise ChatError(
             "message_too_long",
@@ -144,63 +160,76 @@ def post_message(conversation: Conversation, new: NewMessage) -> tuple[Message, 
     """Store a message and broadcast it; return it and whether it is new.
 
     A message whose ``client_id`` is already stored is returned unchanged, so a
-    client that re-sends after a lost acknowledgement creates no duplicate.
+    client that re-sends after a lost acknowledgement creates no duplicate. The
+    unique constraint on (conversation, client_id) is the check, so a new message
+    costs one UPDATE and one INSERT.
     """
-    existing = Message.objects.filter(
-        conversation=conversation, client_id=new.client_id
-    ).first()
-    if existing is not None:
-        return existing, False
     try:
         with transaction.atomic():
-            _check_not_ended(conversation)
             message = _insert_message(conversation, new)
     except IntegrityError:
-        # A concurrent re-send with the same client_id won the insert.
-        return Message.objects.get(
-            conversation=conversation, client_id=new.client_id
-        ), False
+        existing = _stored_message(conversation, new.client_id)
+        if existing is None:
+            raise
+        return existing, False
+    except ChatError:
+        # An ended chat still acknowledges a re-send of what it stored before.
+        existing = _stored_message(conversation, new.client_id)
+        if existing is None:
+            raise
+        return existing, False
     return message, True
 
 
-def _check_not_ended(conversation: Conversation) -> None:
-    """Raise ChatError if the stored chat has ended; call inside a transaction.
-
-    The caller's object can be older than the end: a requester socket loads its
-    chat once, and the agent or the idle sweeper may end it meanwhile. The row lock
-    keeps an end from committing between this check and the insert.
-    """
-    status = (
-        Conversation.objects.select_for_update()
-        .values_list("status", flat=True)
-        .get(pk=conversation.pk)
+def _stored_message(conversation: Conversation, client_id: str) -> Message | None:
+    return (
+        Message.objects.filter(conversation_id=conversation.pk, client_id=client_id)
+        .order_by()
+        .first()
     )
-    if status == ConversationStatus.ENDED:
+
+
+def _next_seq(
+    conversation: Conversation, *, first_agent_reply: bool, allow_ended: bool
+) -> int | None:
+    """Take the chat's next seq in one statement, or None if it has ended.
+
+    The caller's object can be older than the end (a requester socket loads its
+    chat once), so the stored status decides. The UPDATE locks the row until
+    commit, which serialises writers on PostgreSQL; SQLite's IMMEDIATE
+    transactions serialise them already. Both support RETURNING (SQLite 3.35+).
+    """
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    assignments = ["last_seq = last_seq + 1", "last_activity_at = %s"]
+    parameters: list[str | int | None] = [now]
+    if first_agent_reply:
+        assignments.append("first_agent_reply_at = COALESCE(first_agent_reply_at, %s)")
+        parameters.append(now)
+    condition = "id = %s"
+    parameters.append(conversation.pk)
+    if not allow_ended:
+        condition += " AND status <> %s"
+        parameters.append(str(ConversationStatus.ENDED))
+    sql = (
+        f"UPDATE {table} SET {', '.join(assignments)} "  # noqa: S608 (fixed names)
+        f"WHERE {condition} RETURNING last_seq"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+def _insert_message(
+    conversation: Conversation, new: NewMessage, *, allow_ended: bool = False
+) -> Message:
+    """Take the next seq and insert; call inside a transaction."""
+    is_agent = new.sender_kind == SenderKind.AGENT
+    seq = _next_seq(conversation, first_agent_reply=is_agent, allow_ended=allow_ended)
+    if seq is None:
         conversation.status = ConversationStatus.ENDED
         raise ChatError("chat_ended", _("This chat has ended; start a new one."))
-
-
-def _insert_message(conversation: Conversation, new: NewMessage) -> Message:
-    """Take the next seq and insert; call inside a transaction.
-
-    The UPDATE locks the conversation row until commit, which serialises writers on
-    PostgreSQL; SQLite's IMMEDIATE transactions serialise them already.
-    """
-    now = timezone.now()
-    updates: dict[str, object] = {
-        "last_seq": F("last_seq") + 1,
-        "last_activity_at": now,
-    }
-    is_first_agent_reply = (
-        new.sender_kind == SenderKind.AGENT
-        and conversation.first_agent_reply_at is None
-    )
-    if is_first_agent_reply:
-        updates["first_agent_reply_at"] = now
-    Conversation.objects.filter(pk=conversation.pk).update(**updates)
-    seq = Conversation.objects.values_list("last_seq", flat=True).get(
-        pk=conversation.pk
-    )
     message = Message.objects.create(
         conversation=conversation,
         seq=seq,
@@ -212,9 +241,9 @@ def _insert_message(conversation: Conversation, new: NewMessage) -> Message:
         attachment=new.attachment,
     )
     conversation.last_seq = seq
-    conversation.last_activity_at = now
-    if is_first_agent_reply:
-        conversation.first_agent_reply_at = now
+    conversation.last_activity_at = message.created
+    if is_agent and conversation.first_agent_reply_at is None:
+        conversation.first_agent_reply_at = message.created
     realtime.publish(
         conversation.group_name,
         {
@@ -433,6 +462,7 @@ def post_system_message_after_end(conversation: Conversation, text: str) -> None
             body=text,
             client_id=SYSTEM_CLIENT_ID_PREFIX + "ended",
         ),
+        allow_ended=True,
     )
 
 

@@ -365,6 +365,51 @@ def _is_ooxml_package(path: Path, folder: str) -> bool:
     return any(entry.startswith(folder) for entry in names)
 
 
+def store_bytes(name: str, payload: bytes) -> StoredFile:
+    """Store a file that arrived by email, of any type, under a random name.
+
+    Mail attachments are not held to the upload allow-list, so the declared type is
+    never trusted: PNG and JPEG whose bytes carry the signature keep their type (and
+    may be shown inline), everything else is stored as application/octet-stream.
+    Call only after checking the size limit.
+    """
+    original_name = clean_filename(name)
+    if payload.startswith(_PNG_SIGNATURE):
+        content_type = "image/png"
+    elif payload.startswith(_JPEG_SIGNATURE):
+        content_type = "image/jpeg"
+    elif payload.startswith(_PDF_SIGNATURE):
+        content_type = "application/pdf"
+    else:
+        content_type = "application/octet-stream"
+    storage_path = _new_storage_path()
+    root = Path(settings.UPLOAD_ROOT)
+    final = root / storage_path
+    _make_directories(final.parent)
+    temporary = final.parent / f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}"
+    try:
+        with open(temporary, "xb") as target:
+            target.write(payload)
+        temporary.chmod(FILE_MODE)
+        os.replace(temporary, final)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    logger.info(
+        "email attachment stored path=%s size=%d type=%s",
+        storage_path,
+        len(payload),
+        content_type,
+    )
+    return StoredFile(
+        storage_path=storage_path,
+        original_name=original_name,
+        content_type=content_type,
+        size=len(payload),
+        sha256=hashlib.sha256(payload).hexdigest(),
+    )
+
+
 def _new_storage_path() -> str:
     now = timezone.now()
     return f"{now:%Y}/{now:%m}/{uuid.uuid4().hex}"

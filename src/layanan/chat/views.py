@@ -267,7 +267,7 @@ def upload(request: HttpRequest) -> JsonResponse:
         request,
         conversation,
         sender_kind=SenderKind.REQUESTER,
-        sender_name=conversation.requester.name,
+        sender_name=conversation.requester_name,
     )
 
 

@@ -14,6 +14,7 @@ from django.db.models.functions import Cast, Concat, Replace
 
 from layanan.catalog.models import Team
 from layanan.chat.access import NotFound, conversations_for_agent, is_supervisor
+from layanan.chat.models import Attachment
 from layanan.mail.models import OutboundEmail
 from layanan.tickets.models import Ticket
 
@@ -21,6 +22,7 @@ __all__ = [
     "ConsoleRole",
     "NotFound",
     "console_role",
+    "get_attachment_for_ticket_agent",
     "get_outbound_email_for_agent",
     "get_ticket_for_agent",
     "outbound_emails_for_agent",
@@ -75,6 +77,25 @@ def get_ticket_for_agent(user: User | AnonymousUser, number: str) -> Ticket:
     if ticket is None:
         raise NotFound
     return ticket
+
+
+def get_attachment_for_ticket_agent(
+    user: User | AnonymousUser, number: str, attachment_id: int
+) -> Attachment:
+    """Return a file carried by an entry of ticket ``number``, if the user may read it.
+
+    This is the only door to the files of email and reply entries, which belong to
+    no chat: agents of the ticket's team and supervisors pass, no one else.
+    """
+    ticket = get_ticket_for_agent(user, number)
+    attachment = (
+        Attachment.objects.filter(pk=attachment_id, ticketentry__ticket=ticket)
+        .distinct()
+        .first()
+    )
+    if attachment is None:
+        raise NotFound
+    return attachment
 
 
 def _without_hyphens(expression: Concat | Cast | Value | str) -> Replace:

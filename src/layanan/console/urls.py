@@ -27,6 +27,13 @@ urlpatterns = [
     path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
     path("tickets/", views.tickets, name="tickets"),
     path("tickets/<str:number>/", views.ticket, name="ticket"),
+    path("tickets/<str:number>/reply/", views.ticket_reply, name="ticket_reply"),
+    path("tickets/<str:number>/note/", views.ticket_note, name="ticket_note"),
+    path(
+        "tickets/<str:number>/attachments/<int:attachment_id>/",
+        views.ticket_attachment,
+        name="ticket_attachment",
+    ),
     path("email/", views.outbox, name="outbox"),
     path("email/<int:email_id>/", views.outbox_message, name="outbox_message"),
     path("email/<int:email_id>/html/", views.outbox_html, name="outbox_html"),

@@ -53,15 +53,17 @@ from layanan.console.access import (
     ConsoleRole,
     NotFound,
     console_role,
+    get_attachment_for_ticket_agent,
     get_outbound_email_for_agent,
     get_ticket_for_agent,
     outbound_emails_for_agent,
     tickets_for_agent,
 )
 from layanan.mail.models import OutboundEmail
-from layanan.mail.outbox import build_message
+from layanan.mail.outbox import attachments_of, build_message
 from layanan.people.models import AgentProfile, AgentStatus, RequesterKind
-from layanan.tickets.models import TicketStatus
+from layanan.tickets import replies
+from layanan.tickets.models import Ticket, TicketStatus
 from layanan.tickets.services import create_ticket_from_conversation
 
 logger = logging.getLogger(__name__)
@@ -312,7 +314,7 @@ def chat(request: HttpRequest, viewer: Viewer, public_id: uuid.UUID) -> HttpResp
             "uploadUrl": reverse("console:chat_upload", args=[conversation.public_id]),
             "uploadMaxBytes": settings.UPLOAD_MAX_BYTES,
             "ticketNumber": conversation.ticket_number or None,
-            "requesterName": conversation.requester.name,
+            "requesterName": conversation.requester_name,
         }
     }
     return render_page(
@@ -486,6 +488,8 @@ def tickets(request: HttpRequest, viewer: Viewer) -> HttpResponse:
 TICKET_EVENT_LABELS = {
     "created": gettext_noop("Ticket created"),
     "transcript_sent": gettext_noop("Transcript emailed"),
+    "replied": gettext_noop("Reply sent"),
+    "note_added": gettext_noop("Internal note added"),
 }
 
 
@@ -494,13 +498,22 @@ def event_label(action: str) -> str:
     return _(label) if label else action.replace("_", " ")
 
 
-@console_view
-@require_GET
-def ticket(request: HttpRequest, viewer: Viewer, number: str) -> HttpResponse:
+def ticket_or_404(viewer: Viewer, number: str) -> Ticket:
     try:
-        found = get_ticket_for_agent(viewer.user, number)
+        return get_ticket_for_agent(viewer.user, number)
     except NotFound:
         raise Http404 from None
+
+
+def render_ticket(
+    request: HttpRequest,
+    viewer: Viewer,
+    found: Ticket,
+    *,
+    status: int = 200,
+    typed: dict[str, str] | None = None,
+) -> HttpResponse:
+    """Render the ticket page; ``typed`` refills a form that was turned down."""
     entries = found.entries.select_related("author").prefetch_related("attachments")
     events = [
         {"event": event, "label": event_label(event.action)}
@@ -510,9 +523,89 @@ def ticket(request: HttpRequest, viewer: Viewer, number: str) -> HttpResponse:
         "ticket": found,
         "entries": list(entries),
         "events": events,
+        "participants": list(found.participants.all()),
         "service_name": found.service.localized_name(),
+        "is_member": viewer.role.is_member_of(found.team_id),
+        "reply_max_length": replies.MAX_BODY_LENGTH,
+        "reply_max_files": replies.MAX_FILES,
+        "reply_max_mib": replies.MAX_ATTACHMENT_BYTES // (1024 * 1024),
+        "typed": typed or {},
     }
-    return render_page(request, viewer, "console/ticket.html", context)
+    response = render_page(request, viewer, "console/ticket.html", context)
+    response.status_code = status
+    return response
+
+
+@console_view
+@require_GET
+def ticket(request: HttpRequest, viewer: Viewer, number: str) -> HttpResponse:
+    return render_ticket(request, viewer, ticket_or_404(viewer, number))
+
+
+def reject_ticket_non_member(request: HttpRequest, found: Ticket) -> None:
+    messages.error(
+        request,
+        _(
+            "Only members of the %(team)s team can reply to this ticket or add "
+            "notes. Ask one of them to do it."
+        )
+        % {"team": found.team.name},
+    )
+
+
+@console_view
+@require_POST
+def ticket_reply(request: HttpRequest, viewer: Viewer, number: str) -> HttpResponseBase:
+    """Send a public reply ("Send reply"): an entry and one email."""
+    found = ticket_or_404(viewer, number)
+    if not viewer.role.is_member_of(found.team_id):
+        reject_ticket_non_member(request, found)
+        return redirect("console:ticket", number=found.number)
+    body = request.POST.get("body", "")
+    try:
+        replies.add_public_reply(
+            found, viewer.user, body, request.FILES.getlist("files")
+        )
+    except replies.ReplyRejected as error:
+        messages.error(request, error.message)
+        return render_ticket(request, viewer, found, status=400, typed={"reply": body})
+    messages.success(request, _("The reply was sent to the requester."))
+    return redirect("console:ticket", number=found.number)
+
+
+@console_view
+@require_POST
+def ticket_note(request: HttpRequest, viewer: Viewer, number: str) -> HttpResponseBase:
+    """Save an internal note ("Save note"), which is never emailed."""
+    found = ticket_or_404(viewer, number)
+    if not viewer.role.is_member_of(found.team_id):
+        reject_ticket_non_member(request, found)
+        return redirect("console:ticket", number=found.number)
+    body = request.POST.get("body", "")
+    try:
+        replies.add_internal_note(found, viewer.user, body)
+    except replies.ReplyRejected as error:
+        messages.error(request, error.message)
+        return render_ticket(request, viewer, found, status=400, typed={"note": body})
+    messages.success(request, _("The internal note was saved."))
+    return redirect("console:ticket", number=found.number)
+
+
+@console_view
+@require_GET
+def ticket_attachment(
+    request: HttpRequest, viewer: Viewer, number: str, attachment_id: int
+) -> HttpResponseBase:
+    """Serve a file of a ticket entry, reached through the ticket."""
+    try:
+        found = get_attachment_for_ticket_agent(viewer.user, number, attachment_id)
+    except NotFound:
+        raise Http404 from None
+    try:
+        return file_response(found, inline=request.GET.get("inline") == "1")
+    except (FileNotFoundError, ValueError):
+        logger.error("attachment file is missing attachment=%s", found.pk)
+        raise Http404 from None
 
 
 def reference_link(reference: str) -> tuple[str, str] | None:
@@ -552,15 +645,24 @@ def email_or_404(viewer: Viewer, email_id: int) -> OutboundEmail:
 def outbox_message(request: HttpRequest, viewer: Viewer, email_id: int) -> HttpResponse:
     """Show one outbound mail as the recipient would receive it."""
     email = email_or_404(viewer, email_id)
-    message = build_message(email)
+    # The files stay unread: the page lists their names only.
+    message = build_message(email, with_attachments=False)
     headers = [
         ("From", message.from_email),
         ("To", ", ".join(message.to)),
-        ("Subject", message.subject),
     ]
+    if message.cc:
+        headers.append(("Cc", ", ".join(message.cc)))
+    headers.append(("Subject", str(message.subject)))
     if message.reply_to:
         headers.append(("Reply-To", ", ".join(message.reply_to)))
     headers.extend(message.extra_headers.items())
+    try:
+        names = [attachment.original_name for attachment in attachments_of(email)]
+    except ValueError:
+        names = [_("(a file that is no longer stored)")]
+    if names:
+        headers.append((_("Attachments"), ", ".join(names)))
     context = {
         "email": email,
         "headers": headers,

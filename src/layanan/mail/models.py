@@ -30,6 +30,13 @@ class OutboundEmail(models.Model):
     next_attempt_at = models.DateTimeField(db_index=True)
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Sent by the system on its own (notifications, acknowledgements), as opposed to
+    # an agent's reply; these carry Auto-Submitted and count towards the loop cap.
+    automatic = models.BooleanField(default=False)
+    in_reply_to = models.CharField(max_length=250, blank=True)
+    references = models.TextField(blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    bounce_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -38,3 +45,44 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.subject}"
+
+
+class InboundOutcome(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    NEW_TICKET = "new_ticket", _("New ticket")
+    REPLY = "reply", _("Reply")
+    REOPENED = "reopened", _("Reopened")
+    AUTO_REPLY = "auto_reply", _("Automatic reply")
+    BULK = "bulk", _("Bulk or list mail")
+    BOUNCE = "bounce", _("Bounce")
+    COMPLAINT = "complaint", _("Complaint")
+    LOOP = "loop", _("Our own mail")
+    DUPLICATE = "duplicate", _("Duplicate")
+    QUARANTINED = "quarantined", _("Quarantined")
+
+
+class InboundEmail(models.Model):
+    """Every message received, kept raw before anything else happens to it."""
+
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The raw bytes live in a file under VAR_DIR/mail, named by this hash.
+    sha256 = models.CharField(max_length=64, unique=True)
+    size = models.PositiveBigIntegerField()
+    message_id = models.CharField(max_length=250, blank=True, db_index=True)
+    via = models.CharField(max_length=8)  # "imap" or "pipe"
+    from_address = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    outcome = models.CharField(
+        max_length=16, choices=InboundOutcome.choices, default=InboundOutcome.RECEIVED
+    )
+    reason = models.TextField(blank=True)
+    ticket_number = models.CharField(max_length=32, blank=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("inbound email")
+        verbose_name_plural = _("inbound emails")
+
+    def __str__(self) -> str:
+        return f"{self.outcome} {self.subject}"

@@ -12,7 +12,7 @@ import re
 import secrets
 import smtplib
 from datetime import datetime, timedelta
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -21,8 +21,17 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from layanan.chat.models import Attachment
+from layanan.chat.uploads import open_stored
 from layanan.env import SmtpConfig
 from layanan.mail.models import OutboundEmail, OutboundStatus
+from layanan.mail.threading import (
+    CC_KEY,
+    clean_message_id,
+    clean_message_ids,
+    may_send_automatic,
+    trim_references,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +62,16 @@ RESERVED_HEADERS = frozenset(
     }
 )
 HEADER_NAME = re.compile(r"[!-9;-~]+")
+# The ids of the files to attach, kept in the headers JSON like CC_KEY.
+ATTACHMENTS_KEY = "layanan:attachments"
+AUTOMATIC_HEADERS = {
+    "Auto-Submitted": "auto-generated",
+    "X-Auto-Response-Suppress": "All",
+}
+
+
+class MissingAttachment(ValueError):
+    """A file the message should carry is no longer stored."""
 
 
 def queue_email(
@@ -65,22 +84,42 @@ def queue_email(
     language: str,
     headers: dict[str, str] | None = None,
     reply_to: str | None = None,
-) -> OutboundEmail:
+    cc: list[str] | None = None,
+    in_reply_to: str = "",
+    references: list[str] | None = None,
+    attachments: list[Attachment] | None = None,
+    automatic: bool = False,
+    trigger_in_reply_to: list[str] | None = None,
+    rate_limited: bool = True,
+) -> OutboundEmail | None:
     """Render ``mail/<template>.*`` and store the message as PENDING.
 
     Call inside the transaction that makes the change the mail is about. Nothing
     is sent here. Raise ValueError for an invalid recipient, Reply-To or header.
+    Invalid Message-IDs in ``in_reply_to`` and ``references`` are left out.
+
+    ``automatic`` marks mail the system sends on its own. It carries
+    Auto-Submitted and goes through ``may_send_automatic`` for every recipient,
+    with ``trigger_in_reply_to`` (the In-Reply-To of the mail that triggered
+    it) and ``rate_limited``. When that holds it back, nothing is stored and the
+    result is None; mail that is not automatic is always stored.
     """
     if isinstance(to, str) or not to:
         raise ValueError("The recipient list is empty: pass a list of addresses.")
+    if isinstance(cc, str):
+        raise ValueError("The Cc list is a string: pass a list of addresses.")
     for address in to:
         _check_address(address, "recipient")
-    extra_headers = dict(headers or {})
-    for name, value in extra_headers.items():
-        _check_header(name, value)
-    if reply_to is not None:
-        _check_address(reply_to, "Reply-To")
-        extra_headers["Reply-To"] = reply_to
+    for address in cc or []:
+        _check_address(address, "Cc")
+    extra_headers = _extra_headers(headers, reply_to, cc, attachments)
+    thread_in_reply_to, thread_references = _thread_ids(
+        in_reply_to, references, kind, reference
+    )
+    if automatic and _held_back(
+        kind, reference, [*to, *(cc or [])], trigger_in_reply_to, rate_limited
+    ):
+        return None
     with translation.override(language):
         subject = render_to_string(f"mail/{template}.subject.txt", context)
         body_text = render_to_string(f"mail/{template}.txt", context)
@@ -97,6 +136,9 @@ def queue_email(
         message_id=new_message_id(),
         status=OutboundStatus.PENDING,
         next_attempt_at=timezone.now(),
+        automatic=automatic,
+        in_reply_to=thread_in_reply_to,
+        references=" ".join(thread_references),
     )
     logger.info(
         "Queued outbound email outbox=%s kind=%s reference=%s",
@@ -105,6 +147,92 @@ def queue_email(
         reference,
     )
     return row
+
+
+def _extra_headers(
+    headers: dict[str, str] | None,
+    reply_to: str | None,
+    cc: list[str] | None,
+    attachments: list[Attachment] | None,
+) -> dict[str, object]:
+    """Return the headers JSON of a new row: the caller's, checked, plus ours."""
+    extra_headers: dict[str, object] = {}
+    for name, value in (headers or {}).items():
+        _check_header(name, value)
+        extra_headers[name] = value
+    if reply_to is not None:
+        _check_address(reply_to, "Reply-To")
+        extra_headers["Reply-To"] = reply_to
+    if cc:
+        extra_headers[CC_KEY] = list(cc)
+    if attachments:
+        if any(attachment.pk is None for attachment in attachments):
+            raise ValueError("An attachment is not saved: save it before queuing.")
+        extra_headers[ATTACHMENTS_KEY] = [attachment.pk for attachment in attachments]
+    return extra_headers
+
+
+def _thread_ids(
+    in_reply_to: str, references: list[str] | None, kind: str, reference: str
+) -> tuple[str, list[str]]:
+    """Return In-Reply-To and the trimmed References, invalid ids left out.
+
+    The ids mostly come from received mail, so a malformed one is dropped with a
+    warning instead of failing the change that queues the mail.
+    """
+    if not isinstance(in_reply_to, str):
+        raise ValueError("In-Reply-To is not a string: pass one Message-ID.")
+    if isinstance(references, str):
+        raise ValueError("References is a string: pass a list of Message-IDs.")
+    passed = [in_reply_to, *(references or [])] if in_reply_to else references or []
+    invalid = [
+        value
+        for value in passed
+        if not (isinstance(value, str) and clean_message_id(value))
+    ]
+    cleaned = clean_message_id(in_reply_to) if in_reply_to else ""
+    cleaned_references = clean_message_ids(
+        value for value in references or [] if isinstance(value, str)
+    )
+    if invalid:
+        logger.warning(
+            "Left out %s invalid Message-IDs of outbound email kind=%s reference=%s",
+            len(invalid),
+            kind,
+            reference,
+        )
+    return cleaned, trim_references(cleaned_references)
+
+
+def _held_back(
+    kind: str,
+    reference: str,
+    recipients: list[str],
+    trigger_in_reply_to: list[str] | None,
+    rate_limited: bool,
+) -> bool:
+    """Tell whether the loop guard stops an automatic mail to ``recipients``."""
+    for address in recipients:
+        allowed, reason = may_send_automatic(
+            address,
+            in_reply_to_ids=list(trigger_in_reply_to or []),
+            rate_limited=rate_limited,
+        )
+        if not allowed:
+            logger.info(
+                "Held back automatic email kind=%s reference=%s: %s",
+                kind,
+                reference,
+                reason,
+            )
+            return True
+    return False
+
+
+def mailbox(name: str, address: str) -> str:
+    """Return ``"Name" <address>`` for To or Cc, the name on one line."""
+    # Collapsing whitespace removes CR and LF, so a name can never start a header.
+    return formataddr((" ".join(name.split()), address.strip()))
 
 
 def _check_address(address: str, role: str) -> None:
@@ -157,10 +285,26 @@ def new_message_id() -> str:
     return f"<{secrets.token_hex(16)}@{domain}>"
 
 
-def build_message(row: OutboundEmail) -> EmailMultiAlternatives:
-    """Return the email message stored in ``row``, as the SMTP server gets it."""
-    headers = dict(row.headers)
-    reply_to = headers.pop("Reply-To", None)
+def build_message(
+    row: OutboundEmail, *, with_attachments: bool = True
+) -> EmailMultiAlternatives:
+    """Return the email message stored in ``row``, as the SMTP server gets it.
+
+    The attached files are read from UPLOAD_ROOT unless ``with_attachments`` is
+    False; a file that is gone raises MissingAttachment.
+    """
+    stored = dict(row.headers)
+    reply_to = stored.pop("Reply-To", None)
+    copied = stored.pop(CC_KEY, None) or []
+    stored.pop(ATTACHMENTS_KEY, None)
+    headers = {str(name): str(value) for name, value in stored.items()}
+    if row.in_reply_to:
+        _set_header(headers, "In-Reply-To", row.in_reply_to)
+    if row.references:
+        _set_header(headers, "References", row.references)
+    if row.automatic:
+        for name, value in AUTOMATIC_HEADERS.items():
+            _set_header(headers, name, value)
     created = row.created or timezone.now()
     headers["Message-ID"] = row.message_id
     headers["Date"] = format_datetime(timezone.localtime(created))
@@ -169,11 +313,48 @@ def build_message(row: OutboundEmail) -> EmailMultiAlternatives:
         body=row.body_text,
         from_email=row.from_email,
         to=list(row.to),
-        reply_to=[reply_to] if reply_to else None,
+        cc=list(copied) or None,
+        reply_to=[str(reply_to)] if reply_to else None,
         headers=headers,
     )
     message.attach_alternative(row.body_html, "text/html")
+    if with_attachments:
+        for attachment in attachments_of(row):
+            _attach_file(message, attachment)
     return message
+
+
+def _set_header(headers: dict[str, str], name: str, value: str) -> None:
+    """Set ``name`` once, dropping any spelling of it in another case."""
+    for existing in [key for key in headers if key.lower() == name.lower()]:
+        del headers[existing]
+    headers[name] = value
+
+
+def attachments_of(row: OutboundEmail) -> list[Attachment]:
+    """Return the attachments of ``row`` in the order they were queued."""
+    ids = row.headers.get(ATTACHMENTS_KEY) or []
+    found = Attachment.objects.in_bulk(ids)
+    missing = [attachment_id for attachment_id in ids if attachment_id not in found]
+    if missing:
+        raise MissingAttachment(
+            f"Attachments {missing} of outbound email {row.id} no longer exist."
+        )
+    return [found[attachment_id] for attachment_id in ids]
+
+
+def _attach_file(message: EmailMultiAlternatives, attachment: Attachment) -> None:
+    # The stored type may carry "; charset=...", which Django's attach() expects
+    # without parameters; text that is not UTF-8 then goes as octet-stream.
+    mimetype = attachment.content_type.split(";", 1)[0].strip()
+    try:
+        with open_stored(attachment.storage_path) as stored_file:
+            content = stored_file.read()
+    except FileNotFoundError:
+        raise MissingAttachment(
+            f"The file of attachment {attachment.pk} is no longer stored."
+        ) from None
+    message.attach(attachment.original_name, content, mimetype or None)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -265,7 +446,13 @@ def _send_rows(
     sent = 0
     for index, row in enumerate(rows):
         try:
-            delivered = backend.send_messages([build_message(row)])
+            message = build_message(row)
+        except (OSError, ValueError) as error:
+            # The message cannot be built, but the connection is still fine.
+            _record_failure(row, now, _describe(error, config), _log_label(error))
+            continue
+        try:
+            delivered = backend.send_messages([message])
         except Exception as error:
             _record_failure(row, now, _describe(error, config), _log_label(error))
             if _breaks_connection(error):

@@ -8,12 +8,17 @@ from layanan.catalog.models import StudyProgramme
 class RequesterKind(models.TextChoices):
     STUDENT = "student", _("student")
     STAFF = "staff", _("lecturer or staff")
+    # Someone who wrote by email and has not given an NPM or NIP yet.
+    UNKNOWN = "unknown", _("not identified")
 
 
 class Requester(models.Model):
     """A person who asks for service, known by NPM (students) or NIP (staff)."""
 
-    identifier = models.CharField(_("NPM/NIP"), max_length=18, unique=True)
+    # Null for requesters known only by an email address; NULLs never collide.
+    identifier = models.CharField(
+        _("NPM/NIP"), max_length=18, unique=True, null=True, blank=True
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=RequesterKind.choices)
     name = models.CharField(_("name"), max_length=100)
     study_programme = models.ForeignKey(
@@ -24,6 +29,9 @@ class Requester(models.Model):
         verbose_name=_("study programme"),
     )
     email = models.EmailField(_("email"))
+    # Set when mail to ``email`` bounced permanently, so that agents see it.
+    email_bouncing = models.BooleanField(_("email bouncing"), default=False)
+    email_bounce_reason = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -32,7 +40,7 @@ class Requester(models.Model):
         verbose_name_plural = _("requesters")
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.identifier})"
+        return f"{self.name} ({self.identifier or self.email})"
 
 
 class RequesterEmail(models.Model):

@@ -1,3 +1,5 @@
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -39,8 +41,15 @@ class TicketCounter(models.Model):
         return f"{self.year}: {self.last_serial}"
 
 
+def new_reply_token() -> str:
+    """Return the secret that routes email replies to one ticket."""
+    return secrets.token_urlsafe(18)
+
+
 class Ticket(models.Model):
     number = models.CharField(_("number"), max_length=32, unique=True)
+    # Part of the Reply-To address (layanan+t.TOKEN@...); it cannot be guessed.
+    reply_token = models.CharField(max_length=32, unique=True, default=new_reply_token)
     subject = models.CharField(_("subject"), max_length=200)
     requester = models.ForeignKey(
         Requester, on_delete=models.PROTECT, related_name="tickets"
@@ -91,16 +100,64 @@ class EntryKind(models.TextChoices):
     PUBLIC = "public", _("Public reply")
     NOTE = "note", _("Internal note")
     SYSTEM = "system", _("System")
+    # An auto-reply that threaded to the ticket: recorded, but it changes neither
+    # the ticket's state nor its metrics.
+    AUTOMATIC = "automatic", _("Automatic message")
+
+
+class EntrySource(models.TextChoices):
+    CONSOLE = "console", _("Console")
+    EMAIL = "email", _("Email")
+    CHAT = "chat", _("Chat")
+    SYSTEM = "system", _("System")
+
+
+class ParticipantRole(models.TextChoices):
+    REQUESTER = "requester", _("Requester")
+    CC = "cc", _("CC")
+
+
+class TicketParticipant(models.Model):
+    """An address that takes part in a ticket's email thread."""
+
+    ticket = models.ForeignKey(
+        "Ticket", on_delete=models.CASCADE, related_name="participants"
+    )
+    email = models.EmailField()
+    name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=16, choices=ParticipantRole.choices)
+    added = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "email"], name="unique_ticket_participant"
+            )
+        ]
+        ordering = ["added", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.email}"
 
 
 class TicketEntry(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="entries")
-    kind = models.CharField(max_length=8, choices=EntryKind.choices)
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
     )
     author_name = models.CharField(max_length=150)
+    author_email = models.EmailField(blank=True)
+    source = models.CharField(
+        max_length=8, choices=EntrySource.choices, default=EntrySource.CONSOLE
+    )
     body = models.TextField()
+    # Sanitised HTML of an email entry, shown instead of ``body`` where present.
+    body_html = models.TextField(blank=True)
+    # The whole text of an email entry, with the quoted history ``body`` leaves out.
+    full_body = models.TextField(blank=True)
+    message_id = models.CharField(max_length=250, blank=True, db_index=True)
+    inbound_email_id = models.BigIntegerField(null=True, blank=True)
     attachments = models.ManyToManyField(Attachment, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 

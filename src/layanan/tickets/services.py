@@ -16,12 +16,15 @@ from layanan.catalog.models import Service
 from layanan.chat.models import Conversation
 from layanan.chat.services import ChatError, agent_display_name, publish_state
 from layanan.mail.outbox import queue_email
+from layanan.mail.threading import clean_message_id, reply_address, thread_ids_for
 from layanan.people.models import Requester
 from layanan.tickets.models import (
     EntryKind,
+    ParticipantRole,
     Ticket,
     TicketCounter,
     TicketEntry,
+    TicketParticipant,
     TicketSource,
 )
 
@@ -53,12 +56,18 @@ class NewTicket:
     source: TicketSource
     language: str
     conversation: Conversation | None = None
+    # False when the loop guards hold the requester's acknowledgement back.
+    acknowledge: bool = True
+    # The Message-ID of the mail that opened the ticket, which the acknowledgement
+    # replies to.
+    acknowledge_in_reply_to: str = ""
 
 
 def open_ticket(new: NewTicket, actor: User | None = None) -> Ticket:
-    """Create an OPEN ticket in the service's team and queue both notifications.
+    """Create an OPEN ticket in the service's team and queue its notifications.
 
-    Call inside a transaction.
+    The requester becomes the ticket's first participant. Call inside a
+    transaction.
     """
     _year, _serial, number = next_ticket_number()
     ticket = Ticket.objects.create(
@@ -72,6 +81,12 @@ def open_ticket(new: NewTicket, actor: User | None = None) -> Ticket:
         source=new.source,
         conversation=new.conversation,
     )
+    TicketParticipant.objects.create(
+        ticket=ticket,
+        email=new.email,
+        name=new.requester.name[:150],
+        role=ParticipantRole.REQUESTER,
+    )
     record(
         "ticket",
         ticket.number,
@@ -81,7 +96,11 @@ def open_ticket(new: NewTicket, actor: User | None = None) -> Ticket:
         source=str(new.source),
         team=ticket.team_id,
     )
-    notify_ticket_created(ticket)
+    notify_ticket_created(
+        ticket,
+        acknowledge=new.acknowledge,
+        in_reply_to=new.acknowledge_in_reply_to,
+    )
     logger.info(
         "ticket created ticket=%s source=%s team=%s",
         ticket.number,
@@ -136,7 +155,7 @@ def add_transcript_entry(
     lines = []
     attachments = []
     for message in messages:
-        when = timezone.localtime(message.created).strftime("%Y-%m-%d %H:%M")
+        when = timezone.localtime(message.created).strftime("%d/%m/%Y %H:%M %Z")
         text = message.body
         if message.attachment is not None:
             attachments.append(message.attachment)
@@ -191,8 +210,26 @@ def ticket_console_url(ticket: Ticket) -> str:
     return settings.BASE_URL + reverse("console:ticket", args=[ticket.number])
 
 
-def notify_ticket_created(ticket: Ticket) -> None:
-    """Queue the requester's and the team's emails; call inside a transaction."""
+# Mail to the team's own address: left out of the requester's thread, and not
+# rate-limited, because a busy day must not silence the team's notifications.
+INTERNAL_MAIL_KINDS = frozenset({"ticket_created_team"})
+
+
+def requester_thread_ids(ticket: Ticket) -> tuple[str, list[str]]:
+    """Return (In-Reply-To, References) for the next mail to the requester."""
+    return thread_ids_for(f"ticket:{ticket.number}", exclude_kinds=INTERNAL_MAIL_KINDS)
+
+
+def notify_ticket_created(
+    ticket: Ticket, *, acknowledge: bool = True, in_reply_to: str = ""
+) -> None:
+    """Queue the requester's acknowledgement and the team's notification.
+
+    Both are automatic mail. The acknowledgement replies to ``in_reply_to`` (the
+    mail that opened the ticket, if any) and carries the ticket's reply address.
+    With ``acknowledge`` False only the team's notification is queued. Call
+    inside a transaction.
+    """
     context = {
         "ticket": ticket,
         "service_name": ticket.service.localized_name(ticket.language),
@@ -200,14 +237,27 @@ def notify_ticket_created(ticket: Ticket) -> None:
         "console_url": ticket_console_url(ticket),
     }
     reference = f"ticket:{ticket.number}"
-    queue_email(
-        kind="ticket_created_requester",
-        reference=reference,
-        to=[ticket.requester_email],
-        template="ticket_created_requester",
-        context=context,
-        language=ticket.language,
-    )
+    if acknowledge:
+        thread_in_reply_to, references = requester_thread_ids(ticket)
+        opening_id = clean_message_id(in_reply_to)
+        if opening_id:
+            thread_in_reply_to = opening_id
+            references = [item for item in references if item != opening_id]
+            references.append(opening_id)
+        queue_email(
+            kind="ticket_created_requester",
+            reference=reference,
+            to=[ticket.requester_email],
+            template="ticket_created_requester",
+            context=context,
+            language=ticket.language,
+            reply_to=reply_address(ticket.reply_token),
+            in_reply_to=thread_in_reply_to,
+            references=references,
+            automatic=True,
+        )
+    else:
+        logger.info("acknowledgement held back ticket=%s", ticket.number)
     if ticket.team.email:
         queue_email(
             kind="ticket_created_team",
@@ -216,6 +266,8 @@ def notify_ticket_created(ticket: Ticket) -> None:
             template="ticket_created_team",
             context=context,
             language=settings.LANGUAGE_CODE,
+            automatic=True,
+            rate_limited=False,
         )
     else:
         logger.warning(
@@ -230,7 +282,7 @@ def record_transcript_on_ticket(conversation: Conversation, email: str) -> None:
     if ticket is None:
         return
     with translation.override(ticket.language):
-        body = _("The chat transcript was emailed to the requester.")
+        body = _("The chat transcript was queued for the requester's email.")
     TicketEntry.objects.create(
         ticket=ticket, kind=EntryKind.SYSTEM, author_name="Layanan", body=body
     )

@@ -23,6 +23,14 @@
   var typingTimer = null;
   var typingSent = false;
   var pingTimer = null;
+  var LANGUAGE_KEY = "layanan.chat.language";
+  if (!config.embedded) {
+    // The standalone page keeps the chosen language itself; in a portal the loader does.
+    try {
+      var chosen = window.localStorage.getItem(LANGUAGE_KEY);
+      if ((chosen === "id" || chosen === "en") && !/[?&]lang=/.test(location.search)) language = chosen;
+    } catch (error) { /* private mode */ }
+  }
   // The client_id of the server's closing note, which gives the reason the chat ended
   // (chat/services.py).
   var ENDING_NOTE_ID = "system:ended";
@@ -299,7 +307,7 @@
       peerReadSeq = Math.max(peerReadSeq, frame.seq);
       renderReceipts();
     } else if (frame.type === "error") {
-      if (frame.client_id) delete pending[frame.client_id];
+      if (frame.client_id) { delete pending[frame.client_id]; dropPending(frame.client_id); }
       $("e-composer").textContent = frame.message;
     }
   }
@@ -312,6 +320,7 @@
     $("chat-status").textContent = text;
   }
   function addMessage(message) {
+    dropPending(message.client_id);
     if (rendered[message.seq]) return;
     lastSeq = Math.max(lastSeq, message.seq);
     var item = document.createElement("li");
@@ -337,7 +346,8 @@
     var list = $("messages");
     var after = null;
     for (var i = 0; i < list.children.length; i++) {
-      if (Number(list.children[i].dataset.seq) > message.seq) { after = list.children[i]; break; }
+      var child = list.children[i];
+      if (child.classList.contains("pending") || Number(child.dataset.seq) > message.seq) { after = child; break; }
     }
     list.insertBefore(item, after);
     rendered[message.seq] = item;
@@ -360,7 +370,7 @@
     wrapper.className = "attachment";
     var link = document.createElement("a");
     link.href = "#";
-    link.textContent = attachment.name + " (" + Math.ceil(attachment.size / 1024) + " KiB)";
+    link.textContent = attachment.name + " (" + formatSize(attachment.size) + ")";
     link.setAttribute("aria-label", t("download") + ": " + attachment.name);
     link.addEventListener("click", function (event) {
       event.preventDefault();
@@ -384,6 +394,11 @@
     }
     return wrapper;
   }
+  function formatSize(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KiB";
+    return (bytes / (1024 * 1024)).toFixed(1) + " MiB";
+  }
   function fetchFile(attachment, inline) {
     // A link cannot carry the token header, so the file comes through fetch.
     return fetch("/api/chat/attachments/" + attachment.id + "/" + (inline ? "?inline=1" : ""), {
@@ -404,11 +419,33 @@
     var body = input.value;
     $("e-composer").textContent = "";
     if (!body.trim()) { $("e-composer").textContent = t("emptyMessage"); return; }
+    if (body.length > 4000) { $("e-composer").textContent = t("tooLong", { count: body.length }); return; }
     var clientId = newClientId();
     pending[clientId] = body;
+    showPending(clientId, body);
     send({ type: "message", client_id: clientId, body: body });
     input.value = "";
     stopTyping();
+  }
+  function showPending(clientId, body) {
+    // Shown at once, marked as sending, until the stored copy arrives with its seq.
+    var item = document.createElement("li");
+    item.className = "message from-requester pending";
+    item.dataset.clientId = clientId;
+    var text = document.createElement("div");
+    text.className = "body";
+    text.textContent = body;
+    item.appendChild(text);
+    var receipt = document.createElement("span");
+    receipt.className = "receipt";
+    receipt.textContent = t("sending");
+    item.appendChild(receipt);
+    $("messages").appendChild(item);
+    $("messages").scrollTop = $("messages").scrollHeight;
+  }
+  function dropPending(clientId) {
+    var item = document.querySelector('#messages li.pending[data-client-id="' + CSS.escape(clientId) + '"]');
+    if (item) item.remove();
   }
   function onTyping() {
     if (!typingSent) { send({ type: "typing", active: true }); typingSent = true; }
@@ -513,6 +550,9 @@
   /* ---- wiring ---- */
   $("language-switch").addEventListener("change", function (event) {
     language = event.target.value === "en" ? "en" : "id";
+    if (!config.embedded) {
+      try { window.localStorage.setItem(LANGUAGE_KEY, language); } catch (error) { /* private mode */ }
+    }
     applyLanguage();
   });
   $("view-form").addEventListener("submit", submitForm);

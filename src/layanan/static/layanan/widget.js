@@ -10,7 +10,9 @@
   if (!script || window.LayananWidget) return;
   var base = script.src.replace(/\/widget\.js(\?.*)?$/, "");
   var baseOrigin = new URL(base).origin;
-  var wanted = (script.getAttribute("data-lang") || navigator.language || "id").slice(0, 2).toLowerCase();
+  var LANGUAGE_KEY = "layanan.chat.language";
+  // A language the visitor chose in the panel wins over the portal's data-lang.
+  var wanted = (storage("language") || script.getAttribute("data-lang") || navigator.language || "id").slice(0, 2).toLowerCase();
   var lang = wanted === "en" ? "en" : "id";
   var KEY = "layanan.chat.token";
   var labels = { id: ["Buka obrolan", "Sembunyikan obrolan"], en: ["Open chat", "Hide chat"] };
@@ -20,6 +22,8 @@
   function storage(action, value) {
     try {
       if (action === "get") return window.localStorage.getItem(KEY);
+      if (action === "language") return window.localStorage.getItem(LANGUAGE_KEY);
+      if (action === "set-language") window.localStorage.setItem(LANGUAGE_KEY, value);
       if (action === "set") window.localStorage.setItem(KEY, value);
       if (action === "clear") window.localStorage.removeItem(KEY);
     } catch (error) {
@@ -103,6 +107,7 @@
     else if (data.type === "layanan:hide") toggle(false);
     else if (data.type === "layanan:language" && (data.language === "id" || data.language === "en")) {
       lang = data.language;
+      storage("set-language", lang);
       setLabel();
     }
   });
