@@ -309,3 +309,130 @@ def test_case05_same_message_id_other_bytes_is_duplicate() -> None:
     result = ingest(relayed, via="pipe")
     assert result.outcome == InboundOutcome.DUPLICATE
     assert Ticket.objects.count() == 1
+
+
+# Cases 06, 07 and 08 through the whole path: what agents see on the ticket.
+
+
+def console_client(team_name: str = "Lainnya") -> Any:
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from layanan.catalog.models import Service
+    from layanan.people.models import AgentProfile
+
+    team = Service.objects.get(code="lainnya").team
+    agent = User.objects.create_user(username="agen-surat", password="x" * 20)
+    AgentProfile.objects.create(user=agent)
+    team.members.add(agent)
+    client = Client()
+    client.force_login(agent)
+    return client
+
+
+@pytest.mark.django_db
+def test_case06_html_only_mail_reads_as_text() -> None:
+    data = case("06-html-only-singlepart")
+    result = ingest(read(data["id"], "06-html-only-windows-1252.eml"), via="pipe")
+    ticket = Ticket.objects.get(number=result.ticket)
+    expected = data["expected"]
+    assert ticket.requester_email == expected["requester"]
+    assert ticket.subject == expected["subject"]
+    entry = TicketEntry.objects.get(ticket=ticket, source=EntrySource.EMAIL)
+    position = 0
+    for piece in expected["body_contains_in_order"]:
+        found = entry.body.find(piece, position)
+        assert found >= 0, piece
+        position = found + len(piece)
+    for piece in expected["body_not_contains"]:
+        assert piece not in entry.body
+    assert entry.attachments.count() == expected["attachment_count"]
+
+
+@pytest.mark.django_db
+def test_case07_inline_image_served_through_console() -> None:
+    data = case("07-inline-cid-no-disposition")
+    result = ingest(
+        read(data["id"], "07-outlook-inline-cid-no-disposition.eml"), via="pipe"
+    )
+    ticket = Ticket.objects.get(number=result.ticket)
+    expected = data["expected"]
+    assert ticket.requester_email == expected["requester"]
+    entry = TicketEntry.objects.get(ticket=ticket, source=EntrySource.EMAIL)
+    for forbidden in expected["stored_html_not_contains"]:
+        assert forbidden not in entry.body_html
+    assert "[cid:" not in entry.body
+    inline = entry.attachments.get(original_name="image001.png")
+    assert inline.content_id
+    regular = entry.attachments.get(original_name="log_galat.png")
+    assert not regular.content_id
+    assert regular.size == 74
+
+    client = console_client()
+    page = client.get(f"/console/tickets/{ticket.number}/").content.decode()
+    image_url = f"/console/tickets/{ticket.number}/attachments/{inline.pk}/?inline=1"
+    assert image_url in page
+    assert ">image001.png<" not in page
+    assert ">log_galat.png<" in page
+    response = client.get(image_url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert len(b"".join(response.streaming_content)) == 76
+
+    from django.test import Client
+
+    assert Client().get(image_url).status_code in (302, 404)
+
+
+@pytest.mark.django_db
+def test_case08_attachment_names_stay_in_storage(settings: Settings) -> None:
+    data = case("08-attachment-filename-paths")
+    root = Path(settings.UPLOAD_ROOT)
+    result = ingest(read(data["id"], "08-attachment-names-with-paths.eml"), via="pipe")
+    ticket = Ticket.objects.get(number=result.ticket)
+    expected = data["expected"]
+    entry = TicketEntry.objects.get(ticket=ticket, source=EntrySource.EMAIL)
+    attachments = list(entry.attachments.order_by("pk"))
+    assert len(attachments) == expected["attachment_count"]
+    names = [attachment.original_name for attachment in attachments]
+    for name in names:
+        for forbidden in expected["display_name_forbidden"]:
+            assert forbidden not in name
+        assert not name.startswith(".")
+    for spec, attachment in zip(expected["attachments"], attachments, strict=True):
+        if "display_name" in spec:
+            assert attachment.original_name == spec["display_name"]
+        else:
+            assert attachment.original_name.endswith(spec["display_name_endswith"])
+        assert attachment.size == spec["bytes"]
+    stored = [path for path in root.rglob("*") if path.is_file()]
+    assert len(stored) == expected["filesystem"]["new_files_only_inside_storage_root"]
+    for directory in expected["filesystem"]["new_directories_named"]:
+        assert not any(path.name == directory for path in root.parent.rglob("*"))
+    client = console_client()
+    response = client.get(
+        f"/console/tickets/{ticket.number}/attachments/{attachments[0].pk}/"
+    )
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment")
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db
+def test_inbound_log_shows_quarantine_to_admins() -> None:
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    result = ingest(b"\xff\xfe not a message at all", via="pipe")
+    admin_user = User.objects.create_superuser("root", password="x" * 20)
+    client = Client()
+    client.force_login(admin_user)
+    listing = client.get("/admin/mail/inboundemail/")
+    assert listing.status_code == 200
+    raw = client.get(f"/admin/mail/inboundemail/{result.inbound_id}/raw/")
+    assert raw.status_code == 200
+    assert b"".join([raw.content]) == b"\xff\xfe not a message at all"
+    assert (
+        Client().get(f"/admin/mail/inboundemail/{result.inbound_id}/raw/").status_code
+        == 302
+    )

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -345,7 +346,7 @@ def handle_automatic(
     )
     if ticket is not None:
         ticket_mail.add_email_entry(
-            ticket, email_entry(row, parsed, kind=EntryKind.AUTOMATIC)
+            ticket, email_entry(row, parsed, ticket, kind=EntryKind.AUTOMATIC)
         )
     return Decision(outcome, parsed.kind_reason, ticket=ticket)
 
@@ -357,7 +358,7 @@ def handle_reply(
     agent = ticket_mail.agent_with_address(sender) if sender else None
     # Agents answer requesters from the console; their mail stays internal.
     kind = EntryKind.NOTE if agent is not None else EntryKind.PUBLIC
-    entry = email_entry(row, parsed, kind=kind)
+    entry = email_entry(row, parsed, ticket, kind=kind)
     ticket_mail.add_email_entry(ticket, entry)
     notes = refuse_oversized(ticket, parsed)
     if sender and ticket_mail.is_participant(ticket, sender):
@@ -405,7 +406,9 @@ def handle_new_request(
             acknowledge_in_reply_to=parsed.message_id or "",
         )
     )
-    ticket_mail.add_email_entry(ticket, email_entry(row, parsed, kind=EntryKind.PUBLIC))
+    ticket_mail.add_email_entry(
+        ticket, email_entry(row, parsed, ticket, kind=EntryKind.PUBLIC)
+    )
     notes = refuse_oversized(ticket, parsed)
     for number in foreign:
         with translation.override(ticket.language):
@@ -446,19 +449,34 @@ def triage_service() -> Service:
 
 
 def email_entry(
-    row: InboundEmail, parsed: ParsedEmail, *, kind: EntryKind
+    row: InboundEmail, parsed: ParsedEmail, ticket: Ticket, *, kind: EntryKind
 ) -> ticket_mail.EmailEntry:
+    attachments = store_attachments(parsed)
     return ticket_mail.EmailEntry(
         sender_address=parsed.from_address or "",
         sender_name=parsed.from_name,
         body=parsed.reply_text or parsed.text,
         full_body=parsed.text,
-        body_html=parsed.html or "",
+        body_html=link_inline_images(parsed.html or "", ticket, attachments),
         message_id=parsed.message_id or "",
         inbound_email_id=row.pk,
         kind=kind,
-        attachments=store_attachments(parsed),
+        attachments=attachments,
     )
+
+
+def link_inline_images(html: str, ticket: Ticket, attachments: list[Attachment]) -> str:
+    """Point each cid: image of the HTML at its stored file in the console.
+
+    The console URL checks access like any attachment, and the cid: form would not
+    load in a browser anyway.
+    """
+    for attachment in attachments:
+        if not attachment.content_id:
+            continue
+        url = reverse("console:ticket_attachment", args=[ticket.number, attachment.pk])
+        html = html.replace(f"cid:{attachment.content_id}", f"{url}?inline=1")
+    return html
 
 
 def store_attachments(parsed: ParsedEmail) -> list[Attachment]:
@@ -478,7 +496,11 @@ def store_attachments(parsed: ParsedEmail) -> list[Attachment]:
                 size=saved.size,
                 sha256=saved.sha256,
                 uploaded_by=SenderKind.REQUESTER,
-                content_id=(attachment.content_id or "")[:250],
+                # Only images the HTML shows carry their Content-ID; the others
+                # are listed as files.
+                content_id=(attachment.content_id or "")[:250]
+                if attachment.inline
+                else "",
             )
         )
     return stored
