@@ -639,11 +639,6 @@ def test_fetch_mail_real_ingest_stores_row(
 ) -> None:
     from layanan.mail.models import InboundEmail
 
-    # The whole pipeline, parsing included, must import; CI turns this skip into
-    # a failure.
-    pytest.importorskip(
-        "layanan.mail.inbound", reason="layanan.mail.inbound does not import yet."
-    )
     settings.VAR_DIR = tmp_path
     messages = deliver(dovecot, 1)
     report = fetch_mail(dovecot.config(), ingest_from_imap)

@@ -106,9 +106,10 @@ def email_entries(ticket: Ticket) -> int:
 
 
 def mail_to(address: str) -> int:
+    """Count mail queued to ``address`` by the test (fixture rows were sent)."""
     return sum(
         1
-        for row in OutboundEmail.objects.exclude(status="sent")
+        for row in OutboundEmail.objects.filter(sent_at__isnull=True)
         if address.lower() in [to.lower() for to in row.to]
     )
 
@@ -228,9 +229,10 @@ def test_case04_automated_mail_never_loops() -> None:
     note = TicketEntry.objects.get(ticket=bounced, kind=EntryKind.NOTE)
     for piece in expected["EKB-2026-001045"]["agent_only_note_contains"]:
         assert piece in note.body
-    assert OutboundEmail.objects.get(
-        message_id="<t1045.n2@helpdesk.example.com>"
-    ).bounced_at
+    failed = OutboundEmail.objects.get(message_id="<t1045.n2@helpdesk.example.com>")
+    assert failed.bounced_at
+    assert failed.status == "failed"
+    assert "5.1.1" in failed.last_error
 
     for number in ("EKB-2026-001046", "EKB-2026-001048"):
         tickets[number].refresh_from_db()

@@ -514,14 +514,25 @@ def render_ticket(
     typed: dict[str, str] | None = None,
 ) -> HttpResponse:
     """Render the ticket page; ``typed`` refills a form that was turned down."""
-    entries = found.entries.select_related("author").prefetch_related("attachments")
+    entries = list(
+        found.entries.select_related("author").prefetch_related("attachments")
+    )
+    # The HTML of a reply still holds the quoted history that the parser left out
+    # of its text, so the page folds it there too; "Show full message" has it all.
+    # A forward keeps its whole text, so its quoted message stays shown.
+    folded = {
+        entry.pk
+        for entry in entries
+        if entry.body_html and entry.full_body.strip() != entry.body.strip()
+    }
     events = [
         {"event": event, "label": event_label(event.action)}
         for event in history("ticket", found.number)
     ]
     context = {
         "ticket": found,
-        "entries": list(entries),
+        "entries": entries,
+        "folded_entries": folded,
         "events": events,
         "participants": list(found.participants.all()),
         "service_name": found.service.localized_name(),

@@ -25,7 +25,12 @@ from django.utils.translation import gettext as _
 from layanan.catalog.models import Service, Team
 from layanan.chat.models import Attachment, Conversation, SenderKind
 from layanan.chat.uploads import UploadRejected, store_bytes
-from layanan.mail.models import InboundEmail, InboundOutcome, OutboundEmail
+from layanan.mail.models import (
+    InboundEmail,
+    InboundOutcome,
+    OutboundEmail,
+    OutboundStatus,
+)
 from layanan.mail.outbox import queue_email
 from layanan.mail.parsing import (
     ParsedEmail,
@@ -317,7 +322,9 @@ def handle_bounce(parsed: ParsedEmail) -> Decision:
     reason = f"{bounce.status} {bounce.diagnostic}".strip()
     outbound.bounced_at = timezone.now()
     outbound.bounce_reason = reason[:2000]
-    outbound.save(update_fields=["bounced_at", "bounce_reason"])
+    outbound.status = OutboundStatus.FAILED
+    outbound.last_error = f"Bounced: {reason}"[:2000]
+    outbound.save(update_fields=["bounced_at", "bounce_reason", "status", "last_error"])
     number = number_for_reference(outbound.reference)
     ticket = Ticket.objects.filter(number=number).first() if number else None
     recipients = bounce.recipients or list(outbound.to)
