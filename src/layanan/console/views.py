@@ -517,9 +517,8 @@ def render_ticket(
     entries = list(
         found.entries.select_related("author").prefetch_related("attachments")
     )
-    # The HTML of a reply still holds the quoted history that the parser left out
-    # of its text, so the page folds it there too; "Show full message" has it all.
-    # A forward keeps its whole text, so its quoted message stays shown.
+    # Hide the quoted history in a reply's HTML, as the parser left it out of the
+    # text. Forwards keep their whole text, so their HTML stays whole too.
     folded = {
         entry.pk
         for entry in entries
