@@ -37,7 +37,7 @@ unit: $(STAMP) ## Run every test but the browser ones
 e2e: $(STAMP) ## Run the browser tests in their own pytest process
 	$(TEST_ENV) $(BIN)/pytest -m e2e -q; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
-bench: $(STAMP) ## Print widget weight and chat relay figures
+bench: $(STAMP) ## Print widget weight, chat relay and email ingestion figures
 	$(BIN)/python bench/run.py
 
 messages: $(STAMP) ## Refresh and compile the Indonesian catalogue

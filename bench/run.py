@@ -1,14 +1,16 @@
-"""Benchmark Layanan: widget weight, and chat relay against a raw ASGI relay.
+"""Benchmark Layanan: widget weight, chat relay and email ingestion against baselines.
 
-Run ``make bench`` or ``.venv/bin/python bench/run.py [--quick] [--profile]``.
-The figures are printed and appended as JSON lines to
+Run ``make bench`` or ``.venv/bin/python bench/run.py [--quick] [--profile]
+[--only SECTION]``. The figures are printed and appended as JSON lines to
 ``bench/results/<timestamp>.jsonl``. ``docs/benchmarks.md`` explains them.
 
 Both servers run under the same uvicorn on 127.0.0.1, pinned to CPU 0, with the
 load generator on CPU 1. Layanan runs as deployed by default: SQLite (WAL) under
 a temporary LAYANAN_VAR_DIR and the in-memory channel layer. The two servers
 alternate (ours, baseline, ours, baseline, ...) and each repetition starts a
-fresh server process.
+fresh server process. Email ingestion (``ingest.py``) times the mail corpus
+through the stdlib parser and through Layanan, in one worker process per
+repetition, pinned to the servers' CPU.
 """
 
 import argparse
@@ -29,6 +31,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import ingest
 import load
 import report
 import servers
@@ -46,10 +49,14 @@ PACKAGES = (
     "uvloop",
     "httptools",
     "websockets",
+    "nh3",
 )
 SETUP_TIMEOUT_SECONDS = 600.0
 L1 = "chat-L1"
 L2 = "chat-L2"
+SECTIONS = ("weight", "relay", "ingest")
+RELAY_REPETITIONS = 3
+INGEST_REPETITIONS = 5
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,14 @@ COUNT_OPTIONS = (
         0,
         "Unmeasured round trips per chat before each measurement (default 20).",
     ),
-    ("repetitions", 3, 1, "Repetitions of each server, interleaved (default 3)."),
+    (
+        "repetitions",
+        None,
+        1,
+        f"Repetitions of each relay server and of the ingestion pass, interleaved "
+        f"(default {RELAY_REPETITIONS} for the relay, {INGEST_REPETITIONS} for "
+        f"ingestion).",
+    ),
     (
         "profile-messages",
         40,
@@ -127,14 +141,28 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="Add one chat-L2 run of Layanan under cProfile (all threads) and print "
-        "where its CPU time goes. The profile is saved next to the JSON lines.",
+        help="Add one chat-L2 run of Layanan under cProfile (all threads) and one "
+        "profiled ingestion pass, and print where their CPU time goes. The profiles "
+        "are saved next to the JSON lines.",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="Run only this section. Repeat the option to run several (default: "
+        f"all of {', '.join(SECTIONS)}).",
     )
     options = parser.parse_args()
 
     if options.quick:
         for attribute, value in QUICK_COUNTS.items():
             setattr(options, attribute, value)
+    options.sections = set(options.only or SECTIONS)
+    if options.repetitions is None:
+        options.ingest_repetitions = INGEST_REPETITIONS
+        options.repetitions = RELAY_REPETITIONS
+    else:
+        options.ingest_repetitions = options.repetitions
     for name, _default, minimum, _help_text in COUNT_OPTIONS:
         value = getattr(options, name.replace("-", "_"))
         if value < minimum:
@@ -480,6 +508,24 @@ def print_header(
     )
 
 
+def run_ingest(
+    context: RunContext, results_file: report.ResultsFile, work_dir: Path, stamp: str
+) -> None:
+    ingest.run_ingest(
+        ingest.IngestContext(
+            repetitions=context.options.ingest_repetitions,
+            cap_seconds=context.options.cap_seconds,
+            profile=context.options.profile,
+            work_dir=work_dir,
+            log_path=context.log_path,
+            results_dir=RESULTS_DIR,
+            stamp=stamp,
+            environment=product_environment,
+        ),
+        results_file,
+    )
+
+
 def main() -> None:
     options = parse_arguments()
     logging.basicConfig(
@@ -500,26 +546,33 @@ def main() -> None:
             environment=product_environment(var_dir),
             log_path=RESULTS_DIR / f"{stamp}-servers.log",
         )
-        pairs = prepare_database(context.environment, options.chats, context.log_path)
-        measure_weight(context, results_file)
-        last_seqs = [0] * options.chats
-        ours = Configuration(
-            report.OURS,
-            "layanan.asgi:application",
-            None,
-            layanan_plans(pairs, last_seqs),
-            last_seqs,
-        )
-        baseline = Configuration(
-            report.BASELINE,
-            "relay_baseline:application",
-            servers.BENCH_DIR,
-            baseline_plans(options.chats),
-            [0] * options.chats,
-        )
-        run_relay((ours, baseline), context, results_file)
-        if options.profile:
-            run_profile(ours, context, RESULTS_DIR / f"{stamp}-server.prof")
+        if options.sections & {"weight", "relay"}:
+            pairs = prepare_database(
+                context.environment, options.chats, context.log_path
+            )
+        if "weight" in options.sections:
+            measure_weight(context, results_file)
+        if "relay" in options.sections:
+            last_seqs = [0] * options.chats
+            ours = Configuration(
+                report.OURS,
+                "layanan.asgi:application",
+                None,
+                layanan_plans(pairs, last_seqs),
+                last_seqs,
+            )
+            baseline = Configuration(
+                report.BASELINE,
+                "relay_baseline:application",
+                servers.BENCH_DIR,
+                baseline_plans(options.chats),
+                [0] * options.chats,
+            )
+            run_relay((ours, baseline), context, results_file)
+            if options.profile:
+                run_profile(ours, context, RESULTS_DIR / f"{stamp}-server.prof")
+        if "ingest" in options.sections:
+            run_ingest(context, results_file, var_dir / "ingest", stamp)
     print(f"\nJSON lines: {results_path}")
     print(f"Server logs: {context.log_path}")
 

@@ -526,7 +526,10 @@ def run_cli(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str
         for key, value in os.environ.items()
         if not key.startswith("LAYANAN_")
     }
-    environment.update({"LAYANAN_VAR_DIR": str(tmp_path)}, **variables)
+    # English, the language the assertions below are written in.
+    environment.update(
+        {"LAYANAN_VAR_DIR": str(tmp_path), "LAYANAN_LANGUAGE": "en"}, **variables
+    )
     return subprocess.run(
         [sys.executable, "-m", "layanan.cli", "fetch-mail"],
         env=environment,
@@ -608,7 +611,7 @@ def registered_interval(tmp_path: Path, **variables: str) -> str:
         },
         **variables,
     )
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-c", JOB_PROBE],
         env=environment,
         capture_output=True,

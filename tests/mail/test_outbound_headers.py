@@ -18,7 +18,12 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from layanan.catalog.models import Service
-from layanan.mail.models import InboundEmail, InboundOutcome, OutboundEmail
+from layanan.mail.models import (
+    AutomaticMailRecipient,
+    InboundEmail,
+    InboundOutcome,
+    OutboundEmail,
+)
 from layanan.mail.outbox import build_message, queue_email, send_due
 from layanan.mail.threading import (
     MAX_REFERENCES,
@@ -727,7 +732,9 @@ def test_guard_cap_is_per_address(db: None) -> None:
 def test_guard_cap_forgets_mail_older_than_window(db: None) -> None:
     for _ in range(10):
         queue_acknowledgement()
-    OutboundEmail.objects.update(created=timezone.now() - timedelta(hours=3, minutes=1))
+    earlier = timezone.now() - timedelta(hours=3, minutes=1)
+    OutboundEmail.objects.update(created=earlier)
+    AutomaticMailRecipient.objects.update(created=earlier)
     assert queue_acknowledgement() is not None
 
 

@@ -47,6 +47,23 @@ class OutboundEmail(models.Model):
         return f"{self.kind} {self.subject}"
 
 
+class AutomaticMailRecipient(models.Model):
+    """One address an automatic mail went to, so the loop guard counts by index."""
+
+    outbound = models.ForeignKey(
+        OutboundEmail, on_delete=models.CASCADE, related_name="automatic_recipients"
+    )
+    # Lower-case addr-spec, as ``bare_address`` returns it.
+    address = models.CharField(max_length=254)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["address", "created"])]
+
+    def __str__(self) -> str:
+        return f"{self.address} {self.created:%Y-%m-%d %H:%M}"
+
+
 class InboundOutcome(models.TextChoices):
     RECEIVED = "received", _("Received")
     NEW_TICKET = "new_ticket", _("New ticket")

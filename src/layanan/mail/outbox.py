@@ -30,6 +30,7 @@ from layanan.mail.threading import (
     clean_message_id,
     clean_message_ids,
     may_send_automatic,
+    record_automatic_recipients,
     trim_references,
 )
 
@@ -140,6 +141,8 @@ def queue_email(
         in_reply_to=thread_in_reply_to,
         references=" ".join(thread_references),
     )
+    if automatic:
+        record_automatic_recipients(row, [*to, *(cc or [])])
     logger.info(
         "Queued outbound email outbox=%s kind=%s reference=%s",
         row.id,

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from layanan.mail.models import (
+    AutomaticMailRecipient,
     InboundEmail,
     InboundOutcome,
     OutboundEmail,
@@ -191,15 +192,23 @@ def may_send_automatic(
 
 
 def automatic_mails_sent_to(address: str, *, hours: int) -> int:
-    """Count the automatic mails queued for ``address`` (To or Cc) lately."""
-    wanted = bare_address(address)
+    """Count the automatic mails queued for ``address`` (To or Cc) lately.
+
+    One indexed count, so the cost does not grow with the mail others receive.
+    """
     since = timezone.now() - timedelta(hours=hours)
-    rows = OutboundEmail.objects.filter(automatic=True, created__gte=since)
-    count = 0
-    # JSON lists cannot be searched alike on SQLite and PostgreSQL, so the rows of
-    # the window, a few hundred at most, are compared here.
-    for recipients, headers in rows.values_list("to", "headers").iterator():
-        copied = headers.get(CC_KEY, []) if isinstance(headers, dict) else []
-        if any(bare_address(item) == wanted for item in [*recipients, *copied]):
-            count += 1
-    return count
+    return AutomaticMailRecipient.objects.filter(
+        address=bare_address(address), created__gte=since
+    ).count()
+
+
+def record_automatic_recipients(row: OutboundEmail, addresses: list[str]) -> None:
+    """Store each address of an automatic mail for ``automatic_mails_sent_to``."""
+    unique = {bare_address(address) for address in addresses}
+    AutomaticMailRecipient.objects.bulk_create(
+        [
+            AutomaticMailRecipient(outbound=row, address=address)
+            for address in sorted(unique)
+            if address
+        ]
+    )
