@@ -152,7 +152,7 @@ class DovecotServer:
         self._write_files()
         log = (self.root / "stderr.log").open("ab")
         try:
-            self.process = subprocess.Popen(  # noqa: S603
+            self.process = subprocess.Popen(
                 [DOVECOT, "-F", "-c", str(self.config_path)],
                 stdout=log,
                 stderr=subprocess.STDOUT,

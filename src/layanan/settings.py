@@ -195,6 +195,11 @@ if not TICKET_PREFIX.isalnum() or not TICKET_PREFIX.isascii():
     raise env.ConfigurationError(
         f"LAYANAN_TICKET_PREFIX={TICKET_PREFIX!r} is invalid: use letters and digits."
     )
+# A resolved ticket closes by itself this many days after it was resolved. A reply
+# from the requester reopens a closed ticket for REOPEN_DAYS after it closed; a
+# later reply opens a new ticket that follows it.
+AUTOCLOSE_DAYS = env.integer("AUTOCLOSE_DAYS", 7, minimum=1, maximum=365)
+REOPEN_DAYS = env.integer("REOPEN_DAYS", 14, minimum=1, maximum=365)
 NPM_PATTERN = env.text("NPM_PATTERN", r"\d{8,12}")
 try:
     re.compile(NPM_PATTERN)

@@ -277,14 +277,16 @@ def test_worker_once_logs_start_and_stop(
         for record in caplog.records
         if record.name == "layanan.jobs.management.commands.worker"
     ]
-    assert worker_lines[0].endswith("started with jobs: mail.send_outbox")
+    assert worker_lines[0].endswith(
+        "started with jobs: mail.send_outbox, tickets.autoclose"
+    )
     assert worker_lines[-1].endswith("stopped")
 
 
 def run_cli(
     arguments: list[str], environment: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-m", "layanan.cli", *arguments],
         env=environment,
         capture_output=True,

@@ -29,6 +29,19 @@ urlpatterns = [
     path("tickets/<str:number>/", views.ticket, name="ticket"),
     path("tickets/<str:number>/reply/", views.ticket_reply, name="ticket_reply"),
     path("tickets/<str:number>/note/", views.ticket_note, name="ticket_note"),
+    path("tickets/<str:number>/status/", views.ticket_status, name="ticket_status"),
+    path("tickets/<str:number>/claim/", views.ticket_claim, name="ticket_claim"),
+    path("tickets/<str:number>/assign/", views.ticket_assign, name="ticket_assign"),
+    path(
+        "tickets/<str:number>/transfer/",
+        views.ticket_transfer,
+        name="ticket_transfer",
+    ),
+    path(
+        "tickets/<str:number>/priority/",
+        views.ticket_priority,
+        name="ticket_priority",
+    ),
     path(
         "tickets/<str:number>/attachments/<int:attachment_id>/",
         views.ticket_attachment,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -62,8 +63,8 @@ from layanan.console.access import (
 from layanan.mail.models import OutboundEmail
 from layanan.mail.outbox import attachments_of, build_message
 from layanan.people.models import AgentProfile, AgentStatus, RequesterKind
-from layanan.tickets import replies
-from layanan.tickets.models import Ticket, TicketStatus
+from layanan.tickets import replies, workflow
+from layanan.tickets.models import Ticket, TicketPriority, TicketStatus
 from layanan.tickets.services import create_ticket_from_conversation
 
 logger = logging.getLogger(__name__)
@@ -469,18 +470,29 @@ def attachment(
 @console_view
 @require_GET
 def tickets(request: HttpRequest, viewer: Viewer) -> HttpResponse:
+    """List the viewer's tickets, filtered by status and by assignee."""
     queryset = tickets_for_agent(viewer.user).order_by("-created", "-id")
     status = request.GET.get("status", "")
     if status in TicketStatus.values:
         queryset = queryset.filter(status=status)
     else:
         status = ""
+    assignee = request.GET.get("assignee", "")
+    if assignee == "mine":
+        queryset = queryset.filter(assignee=viewer.user)
+    elif assignee == "nobody":
+        queryset = queryset.filter(assignee__isnull=True)
+    else:
+        assignee = ""
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    chosen = [("status", status), ("assignee", assignee)]
+    filters = urlencode([(key, value) for key, value in chosen if value])
     context = {
         "page": page,
         "statuses": TicketStatus.choices,
         "selected_status": status,
-        "query_prefix": f"status={status}&" if status else "",
+        "selected_assignee": assignee,
+        "query_prefix": f"{filters}&" if filters else "",
     }
     return render_page(request, viewer, "console/tickets.html", context)
 
@@ -490,6 +502,12 @@ TICKET_EVENT_LABELS = {
     "transcript_sent": gettext_noop("Transcript emailed"),
     "replied": gettext_noop("Reply sent"),
     "note_added": gettext_noop("Internal note added"),
+    "status_changed": gettext_noop("Status changed"),
+    "assigned": gettext_noop("Assignee changed"),
+    "transferred": gettext_noop("Transferred to another team"),
+    "priority_changed": gettext_noop("Priority changed"),
+    "follow_up_opened": gettext_noop("Follow-up ticket opened"),
+    "follows": gettext_noop("Follows an earlier ticket"),
 }
 
 
@@ -524,10 +542,18 @@ def render_ticket(
         for entry in entries
         if entry.body_html and entry.full_body.strip() != entry.body.strip()
     }
+
+    recorded = history("ticket", found.number)
+    details = workflow.event_details(recorded)
     events = [
-        {"event": event, "label": event_label(event.action)}
-        for event in history("ticket", found.number)
+        {
+            "event": event,
+            "label": event_label(event.action),
+            "detail": details.get(event.pk, ""),
+        }
+        for event in recorded
     ]
+    is_member = viewer.role.is_member_of(found.team_id)
     context = {
         "ticket": found,
         "entries": entries,
@@ -535,7 +561,8 @@ def render_ticket(
         "events": events,
         "participants": list(found.participants.all()),
         "service_name": found.service.localized_name(),
-        "is_member": viewer.role.is_member_of(found.team_id),
+        "is_member": is_member,
+        **(workflow_choices(found) if is_member else {}),
         "reply_max_length": replies.MAX_BODY_LENGTH,
         "reply_max_files": replies.MAX_FILES,
         "reply_max_mib": replies.MAX_ATTACHMENT_BYTES // (1024 * 1024),
@@ -544,6 +571,20 @@ def render_ticket(
     response = render_page(request, viewer, "console/ticket.html", context)
     response.status_code = status
     return response
+
+
+def workflow_choices(found: Ticket) -> dict[str, Any]:
+    """Return the options of the ticket page's status, assignee, team and
+    priority forms."""
+    return {
+        "next_statuses": [
+            (status.value, status.label)
+            for status in workflow.next_statuses(found.status)
+        ],
+        "team_members": workflow.team_members(found.team_id),
+        "transfer_teams": workflow.transfer_teams(found),
+        "priorities": TicketPriority.choices,
+    }
 
 
 @console_view
@@ -599,6 +640,148 @@ def ticket_note(request: HttpRequest, viewer: Viewer, number: str) -> HttpRespon
         return render_ticket(request, viewer, found, status=400, typed={"note": body})
     messages.success(request, _("The internal note was saved."))
     return redirect("console:ticket", number=found.number)
+
+
+def act_on_ticket(
+    request: HttpRequest,
+    viewer: Viewer,
+    number: str,
+    action: Callable[[Ticket], str],
+    typed: dict[str, str] | None = None,
+) -> HttpResponseBase:
+    """Run a workflow action for a member of the ticket's team, then report it.
+
+    ``action`` changes the ticket and returns the success message. A rejected
+    change shows the page again with its message, status 400 and ``typed``.
+    """
+    found = ticket_or_404(viewer, number)
+    if not viewer.role.is_member_of(found.team_id):
+        logger.info(
+            "ticket change rejected: not a team member ticket=%s user=%s",
+            found.number,
+            viewer.user.pk,
+        )
+        messages.error(
+            request,
+            _(
+                "Only members of the %(team)s team can change this ticket's status, "
+                "assignee, team or priority. Ask one of them to do it."
+            )
+            % {"team": found.team.name},
+        )
+        return redirect("console:ticket", number=found.number)
+    try:
+        done = action(found)
+    except workflow.WorkflowError as error:
+        logger.info(
+            "ticket change rejected ticket=%s code=%s user=%s",
+            found.number,
+            error.code,
+            viewer.user.pk,
+        )
+        messages.error(request, error.message)
+        return render_ticket(request, viewer, found, status=400, typed=typed)
+    messages.success(request, done)
+    # After a transfer the ticket may belong to a team the viewer cannot read.
+    if viewer.role.is_member_of(found.team_id) or viewer.role.is_supervisor:
+        return redirect("console:ticket", number=found.number)
+    return redirect("console:tickets")
+
+
+@console_view
+@require_POST
+def ticket_status(
+    request: HttpRequest, viewer: Viewer, number: str
+) -> HttpResponseBase:
+    """Move the ticket to another status ("Change status")."""
+    note = request.POST.get("note", "")
+
+    def change(found: Ticket) -> str:
+        workflow.change_status(
+            found, request.POST.get("status", ""), actor=viewer.user, note=note
+        )
+        return _("Ticket %(number)s is now “%(status)s”.") % {
+            "number": found.number,
+            "status": found.get_status_display(),
+        }
+
+    return act_on_ticket(request, viewer, number, change, {"status_note": note})
+
+
+@console_view
+@require_POST
+def ticket_claim(request: HttpRequest, viewer: Viewer, number: str) -> HttpResponseBase:
+    """Assign the ticket to the viewer ("Assign to me")."""
+
+    def claim(found: Ticket) -> str:
+        workflow.claim(found, actor=viewer.user)
+        return _("Ticket %(number)s is assigned to you.") % {"number": found.number}
+
+    return act_on_ticket(request, viewer, number, claim)
+
+
+@console_view
+@require_POST
+def ticket_assign(
+    request: HttpRequest, viewer: Viewer, number: str
+) -> HttpResponseBase:
+    """Assign the ticket to a member of its team, or to nobody ("Assign")."""
+
+    def assign(found: Ticket) -> str:
+        assignee = workflow.find_member(
+            request.POST.get("assignee", ""), found.team, field=_("Assignee")
+        )
+        workflow.assign(found, assignee, actor=viewer.user)
+        if assignee is None:
+            return _("Ticket %(number)s is unassigned.") % {"number": found.number}
+        return _("Ticket %(number)s is assigned to %(name)s.") % {
+            "number": found.number,
+            "name": agent_display_name(assignee),
+        }
+
+    return act_on_ticket(request, viewer, number, assign)
+
+
+@console_view
+@require_POST
+def ticket_transfer(
+    request: HttpRequest, viewer: Viewer, number: str
+) -> HttpResponseBase:
+    """Move the ticket to another team, with a note ("Transfer")."""
+    note = request.POST.get("note", "")
+
+    def transfer(found: Ticket) -> str:
+        team = workflow.find_team(request.POST.get("team", ""))
+        assignee = workflow.find_member(
+            request.POST.get("assignee", ""), team, field=_("Agent")
+        )
+        move = workflow.Transfer(team=team, note=note, assignee=assignee)
+        workflow.transfer(found, move, actor=viewer.user)
+        return _("Ticket %(number)s was transferred to the %(team)s team.") % {
+            "number": found.number,
+            "team": team.name,
+        }
+
+    return act_on_ticket(request, viewer, number, transfer, {"transfer_note": note})
+
+
+@console_view
+@require_POST
+def ticket_priority(
+    request: HttpRequest, viewer: Viewer, number: str
+) -> HttpResponseBase:
+    """Set the ticket's priority ("Change priority")."""
+
+    def change(found: Ticket) -> str:
+        workflow.change_priority(
+            found, request.POST.get("priority", ""), actor=viewer.user
+        )
+        return _("Ticket %(number)s now has the priority “%(priority)s”.") % {
+            "number": found.number,
+            "priority": found.get_priority_display(),
+        }
+
+    return act_on_ticket(request, viewer, number, change)
 
 
 @console_view

@@ -40,7 +40,8 @@ from layanan.mail.parsing import (
 )
 from layanan.mail.threading import may_send_automatic, token_from_address
 from layanan.tickets import inbound as ticket_mail
-from layanan.tickets.models import EntryKind, Ticket, TicketSource
+from layanan.tickets import workflow
+from layanan.tickets.models import EntryKind, Ticket, TicketSource, TicketStatus
 from layanan.tickets.services import NewTicket, open_ticket
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,12 @@ def ingest(raw: bytes, *, via: str) -> IngestResult:
     if row.processed_at is not None:
         return duplicate_of(row, row)
     try:
-        parsed = parse_email(raw, max_attachment_bytes=settings.UPLOAD_MAX_BYTES)
+        parsed = parse_email(
+            raw,
+            max_attachment_bytes=settings.UPLOAD_MAX_BYTES,
+            # A line quoting our own address starts the quoted history.
+            own_addresses=(settings.MAIL_ADDRESS,),
+        )
     except Exception as error:
         return quarantine(row, error)
     try:
@@ -365,6 +371,26 @@ def handle_reply(
     agent = ticket_mail.agent_with_address(sender) if sender else None
     # Agents answer requesters from the console; their mail stays internal.
     kind = EntryKind.NOTE if agent is not None else EntryKind.PUBLIC
+    outcome, reason = InboundOutcome.REPLY, f"Threaded by {how}."
+    if agent is None and sender and ticket_mail.is_participant(ticket, sender):
+        status_before, replied_to = ticket.status, ticket.number
+        ticket = workflow.requester_replied(
+            ticket,
+            workflow.RequesterReply(
+                sender=sender,
+                sender_name=parsed.from_name,
+                message_id=parsed.message_id or "",
+                acknowledge=acknowledgement_allowed(parsed, sender)[0],
+            ),
+        )
+        if ticket.number != replied_to:
+            outcome = InboundOutcome.NEW_TICKET
+            reason = (
+                f"Threaded by {how} to {replied_to}, which was closed too long ago "
+                "to reopen; opened a new ticket."
+            )
+        elif status_before in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+            outcome = InboundOutcome.REOPENED
     entry = email_entry(row, parsed, ticket, kind=kind)
     ticket_mail.add_email_entry(ticket, entry)
     notes = refuse_oversized(ticket, parsed)
@@ -375,9 +401,7 @@ def handle_reply(
             if address != sender and not is_own_address(address)
         ]
         ticket_mail.add_participants(ticket, others)
-    return Decision(
-        InboundOutcome.REPLY, f"Threaded by {how}.", ticket=ticket, notes=notes
-    )
+    return Decision(outcome, reason, ticket=ticket, notes=notes)
 
 
 def is_own_address(address: str) -> bool:

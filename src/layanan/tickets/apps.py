@@ -10,7 +10,9 @@ class TicketsConfig(AppConfig):
     verbose_name = _("Tickets")
 
     def ready(self) -> None:
+        # Importing the module registers its periodic jobs with the worker.
         from layanan.chat.transcripts import transcript_sent
+        from layanan.tickets import jobs  # noqa: F401
 
         transcript_sent.connect(_on_transcript_sent, dispatch_uid="tickets.transcript")
 

@@ -2,7 +2,8 @@
 
 A public reply is stored as an entry and emailed to the requester, with every
 CC participant in Cc, threaded into the ticket's mail and answerable through
-the ticket's reply address. An internal note is stored and never emailed.
+the ticket's reply address. It moves an open ticket to in progress. An
+internal note is stored and never emailed.
 """
 
 import logging
@@ -29,6 +30,7 @@ from layanan.tickets.models import (
     TicketEntry,
 )
 from layanan.tickets.services import requester_thread_ids
+from layanan.tickets.workflow import agent_replied
 
 logger = logging.getLogger(__name__)
 
@@ -228,6 +230,7 @@ def record_public_reply(
         outbox=email.pk,
         attachments=len(attachments),
     )
+    agent_replied(ticket, agent)
     return entry, email
 
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from layanan.audit.models import ActorKind
 from layanan.audit.services import record
-from layanan.catalog.models import Service
+from layanan.catalog.models import Service, Team
 from layanan.chat.models import Conversation
 from layanan.chat.services import ChatError, agent_display_name, publish_state
 from layanan.mail.outbox import queue_email
@@ -61,6 +61,9 @@ class NewTicket:
     # The Message-ID of the mail that opened the ticket, which the acknowledgement
     # replies to.
     acknowledge_in_reply_to: str = ""
+    # The team whose queue the ticket joins, when not the service's own: a
+    # follow-up stays with the team that last had the earlier ticket.
+    team: Team | None = None
 
 
 def open_ticket(new: NewTicket, actor: User | None = None) -> Ticket:
@@ -77,7 +80,7 @@ def open_ticket(new: NewTicket, actor: User | None = None) -> Ticket:
         requester_email=new.email,
         language=new.language,
         service=new.service,
-        team=new.service.team,
+        team=new.team or new.service.team,
         source=new.source,
         conversation=new.conversation,
     )
@@ -210,9 +213,9 @@ def ticket_console_url(ticket: Ticket) -> str:
     return settings.BASE_URL + reverse("console:ticket", args=[ticket.number])
 
 
-# Mail to the team's own address: left out of the requester's thread, and not
-# rate-limited, because a busy day must not silence the team's notifications.
-INTERNAL_MAIL_KINDS = frozenset({"ticket_created_team"})
+# Mail to the team or its agents: left out of the requester's thread. The team's
+# notifications are not rate-limited, because a busy day must not silence them.
+INTERNAL_MAIL_KINDS = frozenset({"ticket_created_team", "ticket_assigned"})
 
 
 def requester_thread_ids(ticket: Ticket) -> tuple[str, list[str]]:
