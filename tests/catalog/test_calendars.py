@@ -7,6 +7,7 @@ Independence Day, is one.
 """
 
 import random
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,9 @@ from django.db import connection
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 from pytest_django import DjangoAssertNumQueries
+from pytest_django.fixtures import Settings
 
 from layanan.catalog.calendars import (
     DEFAULT_HOURS,
@@ -45,6 +48,14 @@ JAKARTA = ZoneInfo("Asia/Jakarta")
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 # Minutes the office is open in a week without holidays: 4 x 8.5 h + 9 h.
 OFFICE_WEEK_MINUTES = 4 * 510 + 540
+
+
+@pytest.fixture(autouse=True)
+def english(settings: Settings) -> Iterator[None]:
+    """Check messages in English, the msgid language of these assertions."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 def wib(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:

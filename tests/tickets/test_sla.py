@@ -6,15 +6,24 @@ national holidays.
 """
 
 import random
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import translation
 
 from layanan.catalog.calendars import DEFAULT_HOURS, Calendar, make_calendar
 from layanan.tickets.sla import Pause, due_at, elapsed_business_minutes, percent_used
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """Check messages in English, the msgid language of these assertions."""
+    with translation.override("en"):
+        yield
 
 
 def wib(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:

@@ -104,8 +104,9 @@ def mailbox(settings: Settings, tmp_path: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    """Check the agents' messages in English, the msgids."""
+def english(settings: Settings) -> Iterator[None]:
+    """Check the agents' messages and emails in English, the msgids."""
+    settings.LANGUAGE_CODE = "en"
     with translation.override("en"):
         yield
 
