@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 from pytest_django.fixtures import Settings
 
 from imap import DovecotServer, dovecot, free_port, running_dovecot  # noqa: F401
@@ -43,6 +44,13 @@ PROCESSED = "Sudah Diproses"
 # The capabilities Dovecot 2.3 advertises after login, without MOVE.
 WITHOUT_MOVE = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ UIDPLUS"
 WITHOUT_MOVE_OR_UIDPLUS = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+"
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """Run the commands in English, the language these assertions quote."""
+    with translation.override("en"):
+        yield
 
 
 def student_mail(number: int) -> bytes:
