@@ -44,6 +44,8 @@ def connect(user: User, channel_name: str) -> str:
 
 
 def disconnect(channel_name: str) -> None:
+    # NOTE: the requesters of chats this agent holds are not told when their last
+    # console closes; their panel shows the agent until the idle timer ends the chat.
     AgentConnection.objects.filter(channel_name=channel_name).delete()
 
 
