@@ -11,8 +11,8 @@ import pytest
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None]:
     """Turn a skip into a failure when LAYANAN_TEST_NO_SKIP=1 (set by .ci/run).
 
-    Tests skip when a service they need (Chromium, say) is missing; in CI every
-    service is installed, so a skip there means the set-up is broken.
+    Tests skip when a service they need (Chromium, say) is missing. CI installs
+    every service, so a skip there means the set-up is broken.
     """
     outcome = yield
     report = outcome.get_result()

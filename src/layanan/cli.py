@@ -13,7 +13,7 @@ def main() -> None:
     try:
         execute_from_command_line(sys.argv)
     except ConfigurationError as error:
-        # A bad LAYANAN_* value: the sentence says which and how to fix it.
+        # A bad LAYANAN_* value: the message names the variable and the fix.
         sys.stderr.write(f"layanan: {error}\n")
         sys.exit(2)
 

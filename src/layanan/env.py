@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 
 class ConfigurationError(Exception):
-    """Raised when an environment variable holds a value the product cannot use."""
+    """Raised when an environment variable contains a value the product cannot use."""
 
 
 PREFIX = "LAYANAN_"

@@ -59,8 +59,8 @@ class Conversation(models.Model):
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     rating_comment = models.TextField(blank=True)
     transcript_sent_at = models.DateTimeField(null=True, blank=True)
-    # Set by the tickets app when the chat becomes a ticket; the chat app never
-    # imports tickets, so the link back is kept here as the number.
+    # Set by the tickets app when the chat becomes a ticket. The chat app never
+    # imports tickets, so the link back is stored here as the number.
     ticket_number = models.CharField(max_length=32, blank=True)
     last_seq = models.PositiveIntegerField(default=0)
     requester_read_seq = models.PositiveIntegerField(default=0)

@@ -13,8 +13,8 @@ from layanan.people.models import AgentConnection, AgentProfile, AgentStatus
 
 logger = logging.getLogger(__name__)
 
-# A console pings every 25 s; a connection silent for longer than this died without
-# a clean close (a server crash, say) and no longer counts.
+# A console pings every 25 s. A connection silent for longer than this died without
+# a clean close (a server crash, say), so it no longer counts.
 STALE_AFTER = timedelta(seconds=90)
 
 
@@ -44,8 +44,8 @@ def connect(user: User, channel_name: str) -> str:
 
 
 def disconnect(channel_name: str) -> None:
-    # NOTE: the requesters of chats this agent holds are not told when their last
-    # console closes; their panel shows the agent until the idle timer ends the chat.
+    # NOTE: requesters of the chats this agent holds get no notice when the agent's
+    # last console closes. Their panel shows the agent until the idle timer ends it.
     AgentConnection.objects.filter(channel_name=channel_name).delete()
 
 

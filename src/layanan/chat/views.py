@@ -1,8 +1,8 @@
 """HTTP side of the chat: the widget loader, the panel, and the requester's JSON API.
 
 Requester endpoints authenticate with the chat token in ``X-Layanan-Token`` and set
-no cookies, so CSRF protection (which guards cookie sessions) does not apply; the
-Origin check stands in for it against other sites.
+no cookies, so CSRF protection (which guards cookie sessions) does not apply. The
+Origin check takes its place against other sites.
 """
 
 import json

@@ -225,11 +225,11 @@ def decide(row: InboundEmail, parsed: ParsedEmail) -> Decision:
         return handle_bounce(parsed)
     if parsed.kind == "complaint":
         return Decision(InboundOutcome.COMPLAINT, parsed.kind_reason)
-    ticket, how, foreign = find_ticket(parsed)
+    ticket, matched_by, foreign = find_ticket(parsed)
     if parsed.kind in ("auto_reply", "bulk"):
         return handle_automatic(row, parsed, ticket)
     if ticket is not None:
-        return handle_reply(row, parsed, ticket, how)
+        return handle_reply(row, parsed, ticket, matched_by)
     return handle_new_request(row, parsed, foreign)
 
 
@@ -275,7 +275,8 @@ def number_for_reference(reference: str) -> str | None:
 
 
 def find_ticket(parsed: ParsedEmail) -> tuple[Ticket | None, str, list[str]]:
-    """Return the ticket, how it was found, and numbers the sender may not use."""
+    """Return the ticket, the rule that matched it, and numbers the sender may
+    not use."""
     ticket = reply_token_ticket(parsed)
     if ticket is not None:
         return ticket, "reply token", []
@@ -301,7 +302,7 @@ def received_mail_about(ticket: Ticket, address: str) -> bool:
     """Return whether this system mailed ``address`` about the ticket.
 
     Someone an agent wrote to (a vendor the request was forwarded to, say) may
-    answer by subject alone, because many systems drop In-Reply-To.
+    reply by subject alone, because many systems drop In-Reply-To.
     """
     address = address.lower()
     sent = OutboundEmail.objects.filter(reference=f"ticket:{ticket.number}")
@@ -351,7 +352,7 @@ def handle_bounce(parsed: ParsedEmail) -> Decision:
 def handle_automatic(
     row: InboundEmail, parsed: ParsedEmail, ticket: Ticket | None
 ) -> Decision:
-    """Record an auto-reply or list mail on its ticket, if any; never answer it."""
+    """Record an auto-reply or list mail on its ticket, if any, and send nothing."""
     outcome = (
         InboundOutcome.AUTO_REPLY
         if parsed.kind == "auto_reply"
@@ -365,13 +366,13 @@ def handle_automatic(
 
 
 def handle_reply(
-    row: InboundEmail, parsed: ParsedEmail, ticket: Ticket, how: str
+    row: InboundEmail, parsed: ParsedEmail, ticket: Ticket, matched_by: str
 ) -> Decision:
     sender = parsed.from_address or ""
     agent = ticket_mail.agent_with_address(sender) if sender else None
-    # Agents answer requesters from the console; their mail stays internal.
+    # Agents reply to requesters from the console, so their mail stays internal.
     kind = EntryKind.NOTE if agent is not None else EntryKind.PUBLIC
-    outcome, reason = InboundOutcome.REPLY, f"Threaded by {how}."
+    outcome, reason = InboundOutcome.REPLY, f"Threaded by {matched_by}."
     if agent is None and sender and ticket_mail.is_participant(ticket, sender):
         status_before, replied_to = ticket.status, ticket.number
         ticket = workflow.requester_replied(
@@ -386,14 +387,14 @@ def handle_reply(
         if ticket.number != replied_to:
             outcome = InboundOutcome.NEW_TICKET
             reason = (
-                f"Threaded by {how} to {replied_to}, which was closed too long ago "
-                "to reopen; opened a new ticket."
+                f"Threaded by {matched_by} to {replied_to}, which was closed too long "
+                "ago to reopen, so a new ticket was opened."
             )
         elif status_before in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
             outcome = InboundOutcome.REOPENED
     entry = email_entry(row, parsed, ticket, kind=kind)
     ticket_mail.add_email_entry(ticket, entry)
-    notes = refuse_oversized(ticket, parsed)
+    notes = keep_out_oversized(ticket, parsed)
     if sender and ticket_mail.is_participant(ticket, sender):
         others = [
             address
@@ -440,7 +441,7 @@ def handle_new_request(
     ticket_mail.add_email_entry(
         ticket, email_entry(row, parsed, ticket, kind=EntryKind.PUBLIC)
     )
-    notes = refuse_oversized(ticket, parsed)
+    notes = keep_out_oversized(ticket, parsed)
     for number in foreign:
         with translation.override(ticket.language):
             ticket_mail.add_system_note(
@@ -461,7 +462,7 @@ def handle_new_request(
 
 def acknowledgement_allowed(parsed: ParsedEmail, sender: str) -> tuple[bool, str]:
     if parsed.suppress_auto_response:
-        # The sender asked for no automatic answers (X-Auto-Response-Suppress).
+        # The sender requested no automatic replies (X-Auto-Response-Suppress).
         return False, "the sender asked for no automatic replies."
     allowed, reason = may_send_automatic(
         sender, in_reply_to_ids=[*parsed.in_reply_to, *parsed.references]
@@ -537,7 +538,7 @@ def store_attachments(parsed: ParsedEmail) -> list[Attachment]:
     return stored
 
 
-def refuse_oversized(ticket: Ticket, parsed: ParsedEmail) -> list[str]:
+def keep_out_oversized(ticket: Ticket, parsed: ParsedEmail) -> list[str]:
     """Record attachments kept out for size and tell the sender, once per mail."""
     if not parsed.oversized:
         return []

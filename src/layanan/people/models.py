@@ -13,7 +13,7 @@ class RequesterKind(models.TextChoices):
 
 
 class Requester(models.Model):
-    """A person who asks for service, known by NPM (students) or NIP (staff)."""
+    """A person who requests service, known by NPM (students) or NIP (staff)."""
 
     # Null for requesters known only by an email address; NULLs never collide.
     identifier = models.CharField(

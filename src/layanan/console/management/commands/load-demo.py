@@ -54,7 +54,7 @@ def demo_password() -> str:
 
 
 class Command(BaseCommand):
-    help = "Load demo users and sample chats; refuses a database that has users."
+    help = "Load demo users and sample chats into a database that has no users yet."
 
     def handle(self, *args: Any, **options: Any) -> None:
         user_model = get_user_model()

@@ -1,8 +1,8 @@
 """Read one RFC 5322 message on stdin and ingest it: the MTA pipe entry point.
 
-Exit status follows the sendmail convention an MTA understands: 0 whenever the
-message is stored, whatever became of it (so the MTA never bounces it back to the
-sender), and 75 (EX_TEMPFAIL) when it could not be stored, so the MTA retries.
+The exit status follows the sendmail convention. It is 0 whenever the message is
+stored, whatever became of it, so the MTA never bounces it back to the sender. It is
+75 (EX_TEMPFAIL) when the message could not be stored, so the MTA retries.
 """
 
 import json
