@@ -3,6 +3,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -177,6 +178,11 @@ class Holiday(models.Model):
         return f"{self.date:%Y-%m-%d} {self.name}"
 
 
+class RoutingMode(models.TextChoices):
+    SHARED = "shared", _("Shared queue: any online agent accepts")
+    ROUND_ROBIN = "round_robin", _("Round-robin among agents below their capacity")
+
+
 class Team(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     email = models.EmailField(_("notification address"), blank=True)
@@ -197,6 +203,28 @@ class Team(models.Model):
         blank=True,
         verbose_name=_("business calendar"),
         help_text=_("Leave empty to use the default calendar."),
+    )
+    # Team leads assign the team's work and change its settings.
+    leads = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="led_teams",
+        blank=True,
+        verbose_name=_("team leads"),
+    )
+    routing = models.CharField(
+        _("chat routing"),
+        max_length=16,
+        choices=RoutingMode.choices,
+        default=RoutingMode.SHARED,
+    )
+    chat_wait_limit_minutes = models.PositiveIntegerField(
+        _("chat wait limit (minutes)"),
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "A chat that no agent accepts within this time becomes a missed chat "
+            "and the requester is offered a ticket."
+        ),
     )
 
     class Meta:

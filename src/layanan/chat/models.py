@@ -18,6 +18,8 @@ class EndedBy(models.TextChoices):
     REQUESTER = "requester", _("requester")
     AGENT = "agent", _("agent")
     IDLE = "idle", _("idle timeout")
+    # Nobody accepted the chat within its team's wait limit.
+    WAIT_LIMIT = "wait_limit", _("wait limit passed")
 
 
 class Conversation(models.Model):
@@ -62,6 +64,19 @@ class Conversation(models.Model):
     # Set by the tickets app when the chat becomes a ticket. The chat app never
     # imports tickets, so the link back is stored here as the number.
     ticket_number = models.CharField(max_length=32, blank=True)
+    # True when the portal signed the requester's identity (see docs/protocol.md).
+    identity_verified = models.BooleanField(default=False)
+    # Round-robin routing: the agent the waiting chat is offered to now, since when,
+    # and every agent it was offered to before.
+    offered_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="offered_conversations",
+    )
+    offered_at = models.DateTimeField(null=True, blank=True)
+    offered_agent_ids = models.JSONField(default=list, blank=True)
     last_seq = models.PositiveIntegerField(default=0)
     requester_read_seq = models.PositiveIntegerField(default=0)
     agent_read_seq = models.PositiveIntegerField(default=0)
@@ -76,6 +91,29 @@ class Conversation(models.Model):
     @property
     def group_name(self) -> str:
         return f"conversation.{self.public_id.hex}"
+
+
+class ConversationNote(models.Model):
+    """An agent's note on a chat, such as the reason for a transfer.
+
+    Requesters never see notes: they are neither messages nor sent to the widget.
+    """
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="notes"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    author_name = models.CharField(max_length=150)
+    body = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} note {self.pk}"
 
 
 class SenderKind(models.TextChoices):

@@ -32,6 +32,8 @@ class Requester(models.Model):
     # Set when mail to ``email`` bounced permanently, so that agents see it.
     email_bouncing = models.BooleanField(_("email bouncing"), default=False)
     email_bounce_reason = models.TextField(blank=True)
+    # Last time a portal vouched for this person with a signed identity.
+    verified_at = models.DateTimeField(_("identity verified"), null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -66,6 +68,8 @@ class RequesterEmail(models.Model):
 
 
 class AgentStatus(models.TextChoices):
+    """The status an agent chooses; with no open console an agent is offline."""
+
     ONLINE = "online", _("Online")
     AWAY = "away", _("Away")
 
@@ -82,6 +86,14 @@ class AgentProfile(models.Model):
         choices=AgentStatus.choices,
         default=AgentStatus.ONLINE,
     )
+    chat_capacity = models.PositiveSmallIntegerField(
+        _("chat capacity"),
+        default=3,
+        help_text=_("How many chats at once round-robin routing offers this agent."),
+    )
+    # When round-robin routing last offered this agent a chat: the agent waiting
+    # longest is offered the next one.
+    last_offered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("agent profile")

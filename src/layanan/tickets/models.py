@@ -41,6 +41,18 @@ class TicketCounter(models.Model):
         return f"{self.year}: {self.last_serial}"
 
 
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+
+    def __str__(self) -> str:
+        return self.name
+
+
 def new_reply_token() -> str:
     """Return the secret that routes email replies to one ticket."""
     return secrets.token_urlsafe(18)
@@ -87,10 +99,37 @@ class Ticket(models.Model):
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="tickets")
+    # Set when the ticket was merged into another as a duplicate.
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_tickets",
+    )
+    # Service-level due moments, kept current by layanan.tickets.sla as the ticket
+    # changes: None when the target does not apply now (met, paused or no target).
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    update_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    # Business minutes (pauses excluded) to the first response and to resolution,
+    # recorded when they happen.
+    first_response_minutes = models.FloatField(null=True, blank=True)
+    resolution_minutes = models.FloatField(null=True, blank=True)
+    reopen_count = models.PositiveIntegerField(default=0)
+    # Set by a requester's reply, cleared when the assignee opens the ticket.
+    unread_reply = models.BooleanField(default=False)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    rating_comment = models.TextField(blank=True)
+    rated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created"]
-        indexes = [models.Index(fields=["team", "status", "created"])]
+        indexes = [
+            models.Index(fields=["team", "status", "created"]),
+            models.Index(fields=["status", "resolution_due_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} {self.subject}"
@@ -166,3 +205,104 @@ class TicketEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.kind}"
+
+
+class TicketPause(models.Model):
+    """An interval in which the ticket waited on the requester: the SLA clock stops."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="pauses")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} paused {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class SlaTarget(models.TextChoices):
+    FIRST_RESPONSE = "first_response", _("First response")
+    UPDATE = "update", _("Update")
+    RESOLUTION = "resolution", _("Resolution")
+
+
+class SlaNoticeKind(models.TextChoices):
+    WARNING = "warning", _("80% of the target used")
+    BREACH = "breach", _("Target breached")
+
+
+class SlaNotice(models.Model):
+    """A warning or breach notice sent for one due moment of one target, once."""
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="sla_notices"
+    )
+    target = models.CharField(max_length=16, choices=SlaTarget.choices)
+    kind = models.CharField(max_length=8, choices=SlaNoticeKind.choices)
+    due_at = models.DateTimeField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "target", "kind", "due_at"],
+                name="unique_sla_notice",
+            )
+        ]
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.target} {self.kind}"
+
+
+class CannedResponse(models.Model):
+    """A ready reply an agent inserts from the console.
+
+    The body may hold the placeholders {name}, {ticket} and {service}.
+    """
+
+    title = models.CharField(_("title"), max_length=100)
+    body = models.TextField(_("text"))
+    # Empty for a response every team may use.
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="canned_responses",
+        verbose_name=_("team"),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        verbose_name = _("canned response")
+        verbose_name_plural = _("canned responses")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class RequesterLink(models.Model):
+    """A personal link to the requester page of one ticket.
+
+    Only the SHA-256 of the token is stored. A link stops working when revoked or
+    30 days after the ticket closes.
+    """
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="requester_links"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} link {self.pk}"
