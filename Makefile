@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint check-format types unit e2e bench messages clean
+.PHONY: help run test lint check-format types unit services e2e bench messages clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP) ## Run the demo: migrate, load demo data, start server and worker
 	$(BIN)/layanan run
 
-test: lint types unit e2e ## Run format check, lint, mypy and the whole suite
+test: lint types unit services e2e ## Run format check, lint, mypy and the whole suite
 
 lint: $(STAMP) ## Check formatting and lint with ruff
 	$(BIN)/ruff format --check src tests bench
@@ -33,6 +33,9 @@ TEST_ENV := LAYANAN_VAR_DIR=$(CURDIR)/var/test
 
 unit: $(STAMP) ## Run every test but the browser ones
 	$(TEST_ENV) $(BIN)/pytest -m "not e2e" -q
+
+services: $(STAMP) ## Run the unit tests again on a throwaway PostgreSQL and Redis
+	$(TEST_ENV) $(BIN)/python tests/backing_services.py -- $(BIN)/pytest -m "not e2e" -q
 
 e2e: $(STAMP) ## Run the browser tests in their own pytest process
 	$(TEST_ENV) $(BIN)/pytest -m e2e -q; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]

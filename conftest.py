@@ -6,6 +6,26 @@ from typing import Any
 
 import pytest
 
+# Set by tests/backing_services.py for the pass on PostgreSQL and Redis.
+ON_POSTGRES = os.environ.get("LAYANAN_DATABASE_URL", "").startswith("postgres")
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Leave ``postgres`` tests out of the SQLite pass, without calling it a skip.
+
+    They run in the second pass (``make services``), where the database is
+    PostgreSQL; every other test runs in both passes.
+    """
+    if ON_POSTGRES:
+        return
+    selected = [item for item in items if item.get_closest_marker("postgres") is None]
+    deselected = [item for item in items if item.get_closest_marker("postgres")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None]:
