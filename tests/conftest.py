@@ -16,6 +16,7 @@ import importlib
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import time
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ from django.db import connections
 from django.test import Client
 from pytest_django.fixtures import Settings
 
+from layanan.catalog.calendars import Calendar, make_calendar
 from layanan.catalog.models import Service, Team
 from layanan.chat.models import Conversation
 from layanan.chat.services import NewChat, start_conversation
@@ -53,6 +55,38 @@ def fresh_channel_layer(settings: Settings) -> None:
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "business_hours: the widget follows the teams' real business calendars "
+        "instead of a desk that is open around the clock",
+    )
+
+
+# Open from 00:00 to midnight every day, with no holidays.
+ALWAYS_OPEN = make_calendar(
+    {weekday: [(time(0), time(0))] for weekday in range(7)}, holiday_country=None
+)
+
+
+@pytest.fixture(autouse=True)
+def desk_open_around_the_clock(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keep live chat open at any wall-clock time, unless marked business_hours.
+
+    Only the widget's opening-hours check is replaced, so service-level clocks
+    still run on the teams' real calendars.
+    """
+    if request.node.get_closest_marker("business_hours") is not None:
+        return
+
+    def always_open(team: Team | None, request: object) -> Calendar:
+        return ALWAYS_OPEN
+
+    monkeypatch.setattr("layanan.chat.views.desk_calendar", always_open)
 
 
 @pytest.fixture

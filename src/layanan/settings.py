@@ -209,6 +209,15 @@ except re.error as error:
         f"({error}); use one such as \\d{{8,12}}."
     ) from None
 CHAT_IDLE_MINUTES = env.integer("CHAT_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60)
+# Key of the HMAC-SHA256 signature with which a portal vouches for its signed-in
+# user in the widget's data-identity. Empty turns signed identities off.
+IDENTITY_SECRET = env.optional_text("IDENTITY_SECRET") or ""
+if IDENTITY_SECRET and len(IDENTITY_SECRET) < 32:
+    raise env.ConfigurationError(
+        "LAYANAN_IDENTITY_SECRET is shorter than 32 characters: use a long random "
+        "string, such as the output of `python -c 'import secrets; "
+        "print(secrets.token_hex(32))'`."
+    )
 DEMO_PASSWORD = env.optional_text("DEMO_PASSWORD")
 
 SMTP = env.smtp_url("SMTP_URL")

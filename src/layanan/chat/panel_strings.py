@@ -22,6 +22,8 @@ PANEL_STRINGS: dict[str, Promise] = {
         "No agent is online for this service right now. Leave your request and "
         "the team will reply by email."
     ),
+    "closedOffline": _("Leave your request below and the team will reply by email."),
+    "signedInAs": _("Signed in as {name} ({identifier})"),
     "offlineSubmit": _("Send request"),
     "offlineDone": _(
         "Your request has been recorded as ticket {number}. The team will reply by "

@@ -9,6 +9,8 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -25,15 +27,24 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import render
+from django.utils import dateformat, timezone, translation
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from layanan.catalog.models import Service, StudyProgramme
+from layanan.catalog.calendars import (
+    Calendar,
+    CalendarError,
+    calendar_for_team,
+    is_open,
+    next_opening,
+)
+from layanan.catalog.models import Service, StudyProgramme, Team
 from layanan.chat import access, presence
 from layanan.chat.forms import OfflineRequestForm, PreChatForm, form_errors_json
+from layanan.chat.identity import IdentityRejected, SignedIdentity, verify_identity
 from layanan.chat.models import Attachment, Conversation, SenderKind
 from layanan.chat.panel_strings import panel_strings
 from layanan.chat.payloads import conversation_payload, message_payload
@@ -56,12 +67,99 @@ from layanan.chat.uploads import (
     store_upload,
 )
 from layanan.middleware import default_policy
+from layanan.people.models import Requester
 from layanan.people.services import upsert_requester
 
 logger = logging.getLogger(__name__)
 
 TOKEN_HEADER = "X-Layanan-Token"  # noqa: S105 (a header name, not a secret)
+# The services endpoint is a GET, so the panel sends the signed identity in
+# headers, which stay out of access logs, rather than in the query string.
+IDENTITY_HEADER = "X-Layanan-Identity"
+SIGNATURE_HEADER = "X-Layanan-Signature"
+# Indonesian writes the time of day with a full stop, as in 07.30.
+CLOCK_FORMATS = {"id": "H.i"}
 View = Callable[..., HttpResponseBase]
+
+
+def desk_calendar(team: Team | None, request: HttpRequest) -> Calendar:
+    """Return the calendar whose hours decide whether live chat with team is open.
+
+    Tests replace this function to keep the desk open at any wall-clock time, so
+    every opening-hours check of the widget goes through it.
+    """
+    return calendar_for_team(team, request)
+
+
+@dataclass(frozen=True)
+class DeskHours:
+    """Whether live chat is open at a moment, and if not, when it opens next."""
+
+    open: bool
+    # The next opening in the calendar's time zone. None while open, and when the
+    # calendar has no business hours at all.
+    opens_at: datetime | None
+
+
+def desk_hours(calendar: Calendar, moment: datetime) -> DeskHours:
+    """Return whether calendar is open at moment and, if closed, its next opening."""
+    if is_open(moment, calendar):
+        return DeskHours(open=True, opens_at=None)
+    try:
+        opening = next_opening(moment, calendar)
+    except CalendarError:
+        _warn_never_opens(calendar)
+        return DeskHours(open=False, opens_at=None)
+    return DeskHours(open=False, opens_at=opening.astimezone(calendar.time_zone))
+
+
+# Calendars already logged as never opening, so each is logged once per process
+# rather than on every services request.
+_never_opening_logged: set[str] = set()
+
+
+def _warn_never_opens(calendar: Calendar) -> None:
+    name = calendar.name or "default"
+    if name in _never_opening_logged:
+        return
+    _never_opening_logged.add(name)
+    logger.warning(
+        "desk calendar has no business hours, so live chat stays closed calendar=%s",
+        name,
+    )
+
+
+def closed_notice(hours: DeskHours, language: str) -> str:
+    """Return the sentence that says the desk is closed and when it opens, in language.
+
+    The Indonesian form reads "Layanan sedang tutup. Buka kembali Senin, 7 Desember
+    2026 pukul 07.30 WIB." once the catalogue translates the message.
+    """
+    with translation.override(language):
+        if hours.opens_at is None:
+            return _("The service is closed, and no opening hours are set for it.")
+        return _(
+            "The service is closed. It opens again on %(date)s at %(time)s %(zone)s."
+        ) % {
+            "date": dateformat.format(hours.opens_at, "l, j F Y"),
+            "time": dateformat.format(
+                hours.opens_at, CLOCK_FORMATS.get(language, "H:i")
+            ),
+            "zone": hours.opens_at.tzname() or "",
+        }
+
+
+def desk_hours_payload(hours: DeskHours) -> dict[str, Any]:
+    """Return the opening-hours fields of a service in the services endpoint."""
+    if hours.open:
+        return {"open": True, "opens_at": None, "closed_notice": None}
+    return {
+        "open": False,
+        "opens_at": None if hours.opens_at is None else hours.opens_at.isoformat(),
+        "closed_notice": {
+            code: closed_notice(hours, code) for code, _name in settings.LANGUAGES
+        },
+    }
 
 
 def error_response(status: int, code: str, message: str) -> JsonResponse:
@@ -169,36 +267,129 @@ def standalone(request: HttpRequest) -> HttpResponse:
     return render(request, "chat/panel.html", panel_context(request, embedded=False))
 
 
+def checked_identity(
+    encoded: object, signature: object, context: str
+) -> tuple[SignedIdentity | None, IdentityRejected | None]:
+    """Verify a signed identity if one was sent; return it or why it was rejected."""
+    if not encoded and not signature:
+        return None, None
+    try:
+        return verify_identity(str(encoded or ""), str(signature or "")), None
+    except IdentityRejected as rejection:
+        logger.info(
+            "signed identity rejected context=%s code=%s", context, rejection.code
+        )
+        return None, rejection
+
+
+def identity_payload(
+    identity: SignedIdentity | None, rejection: IdentityRejected | None
+) -> dict[str, Any] | None:
+    if identity is not None:
+        return identity.public_payload()
+    if rejection is not None:
+        return {"verified": False, "code": rejection.code, "reason": rejection.reason}
+    return None
+
+
 @requester_api
 @require_GET
 def services(request: HttpRequest) -> JsonResponse:
     online = presence.online_team_ids()
-    return JsonResponse(
-        {
-            "services": [
-                {
-                    "id": service.pk,
-                    "names": {"id": service.name_id, "en": service.name_en},
-                    "team_online": service.team_id in online,
-                }
-                for service in Service.objects.active()
-            ],
-            "programmes": [
-                {"id": programme.pk, "name": programme.name}
-                for programme in StudyProgramme.objects.filter(active=True)
-            ],
-        }
+    moment = timezone.now()
+    hours_by_team: dict[int, DeskHours] = {}
+    listed = []
+    for service in Service.objects.active().select_related("team"):
+        if service.team_id not in hours_by_team:
+            hours_by_team[service.team_id] = desk_hours(
+                desk_calendar(service.team, request), moment
+            )
+        listed.append(
+            {
+                "id": service.pk,
+                "names": {"id": service.name_id, "en": service.name_en},
+                "team_online": service.team_id in online,
+                **desk_hours_payload(hours_by_team[service.team_id]),
+            }
+        )
+    body: dict[str, Any] = {
+        "services": listed,
+        "programmes": [
+            {"id": programme.pk, "name": programme.name}
+            for programme in StudyProgramme.objects.filter(active=True)
+        ],
+    }
+    identity = identity_payload(
+        *checked_identity(
+            request.headers.get(IDENTITY_HEADER),
+            request.headers.get(SIGNATURE_HEADER),
+            "services",
+        )
     )
+    if identity is not None:
+        body["identity"] = identity
+    return JsonResponse(body)
+
+
+@dataclass(frozen=True)
+class SignedForm:
+    """Submitted form fields, with the signed identity's fields put over them."""
+
+    fields: dict[str, str]
+    identity: SignedIdentity | None
+    # Whether the request carried a signed identity at all, valid or not.
+    identity_sent: bool
+
+    def identity_fields(self) -> dict[str, bool]:
+        """Return the response's identity_verified key when an identity was sent."""
+        if not self.identity_sent:
+            return {}
+        return {"identity_verified": self.identity is not None}
+
+
+def signed_form_data(data: dict[str, Any], context: str) -> SignedForm:
+    """Read the form fields of a JSON body; a valid signed identity overrides them."""
+    fields = form_data(data)
+    identity, rejection = checked_identity(
+        data.get("identity"), data.get("signature"), context
+    )
+    if identity is not None:
+        fields.update(identity.form_fields())
+    return SignedForm(
+        fields=fields,
+        identity=identity,
+        identity_sent=identity is not None or rejection is not None,
+    )
+
+
+def mark_verified(requester: Requester, moment: datetime) -> None:
+    requester.verified_at = moment
+    requester.save(update_fields=["verified_at", "updated"])
 
 
 @requester_api
 @require_POST
 def start(request: HttpRequest) -> JsonResponse:
     data = json_body(request)
-    form = PreChatForm(form_data(data))
+    signed = signed_form_data(data, "start")
+    form = PreChatForm(signed.fields)
     if not form.is_valid():
         return JsonResponse({"errors": form_errors_json(form)}, status=400)
     service: Service = form.cleaned_data["service"]
+    hours = desk_hours(desk_calendar(service.team, request), timezone.now())
+    if not hours.open:
+        logger.info(
+            "chat start rejected: desk closed service=%s team=%s",
+            service.code,
+            service.team_id,
+        )
+        return error_response(
+            409,
+            "closed",
+            closed_notice(hours, get_language() or settings.LANGUAGE_CODE)
+            + " "
+            + _("Send an offline request instead, and the team will reply by email."),
+        )
     if not presence.team_is_online(service.team_id):
         return error_response(
             409,
@@ -222,8 +413,16 @@ def start(request: HttpRequest) -> JsonResponse:
                 page_url=str(data.get("page_url", ""))[:500],
             )
         )
+        if signed.identity is not None:
+            mark_verified(requester, conversation.created)
+            conversation.identity_verified = True
+            conversation.save(update_fields=["identity_verified"])
     return JsonResponse(
-        {"token": token, "conversation": conversation_payload(conversation)},
+        {
+            "token": token,
+            "conversation": conversation_payload(conversation),
+            **signed.identity_fields(),
+        },
         status=201,
     )
 
@@ -233,7 +432,8 @@ def start(request: HttpRequest) -> JsonResponse:
 def offline(request: HttpRequest) -> JsonResponse:
     from layanan.tickets.services import OfflineRequest, create_offline_ticket
 
-    form = OfflineRequestForm(form_data(json_body(request)))
+    signed = signed_form_data(json_body(request), "offline")
+    form = OfflineRequestForm(signed.fields)
     if not form.is_valid():
         return JsonResponse({"errors": form_errors_json(form)}, status=400)
     with transaction.atomic():
@@ -253,7 +453,11 @@ def offline(request: HttpRequest) -> JsonResponse:
                 language=get_language() or settings.LANGUAGE_CODE,
             )
         )
-    return JsonResponse({"ticket_number": ticket.number}, status=201)
+        if signed.identity is not None:
+            mark_verified(requester, timezone.now())
+    return JsonResponse(
+        {"ticket_number": ticket.number, **signed.identity_fields()}, status=201
+    )
 
 
 @requester_api

@@ -4,6 +4,11 @@
  * the loader keeps the chat token and hands it over by postMessage. As a standalone
  * page it keeps the token in its own localStorage. The socket protocol is described
  * in docs/protocol.md.
+ *
+ * A signed identity from the portal goes to the server with every services and
+ * start request. Once the server has verified it, the form asks only for service
+ * and topic. A rejected identity is reported with console.warn and the full form
+ * is shown.
  */
 (function () {
   "use strict";
@@ -20,6 +25,9 @@
   var rendered = {};         // seq -> list item
   var peerReadSeq = 0;
   var services = [];
+  var signedIdentity = null; // { identity, signature } from the portal's script tag
+  var verified = null;       // the server's view of that identity once verified
+  var IDENTITY_FIELDS = ["identifier", "name", "study_programme", "email"];
   var typingTimer = null;
   var typingSent = false;
   var pingTimer = null;
@@ -71,6 +79,9 @@
       var data = event.data || {};
       if (data.type === "layanan:token" && !answered) {
         answered = true;
+        if (typeof data.identity === "string" && data.identity) {
+          signedIdentity = { identity: data.identity, signature: typeof data.signature === "string" ? data.signature : "" };
+        }
         callback(typeof data.token === "string" && data.token ? data.token : null);
       }
     });
@@ -96,6 +107,8 @@
     });
     $("language-switch").value = language;
     fillServices();
+    updateOfflineMode();
+    renderIdentity();
     renderStatus();
     renderReceipts();
     postToPortal({ type: "layanan:language", language: language });
@@ -114,9 +127,10 @@
   }
 
   /* ---- HTTP ---- */
-  function api(method, path, body, isForm) {
+  function api(method, path, body, isForm, extraHeaders) {
     var headers = { "Accept": "application/json" };
     if (token) headers["X-Layanan-Token"] = token;
+    for (var name in extraHeaders || {}) headers[name] = extraHeaders[name];
     if (body && !isForm) headers["Content-Type"] = "application/json";
     var separator = path.indexOf("?") === -1 ? "?" : "&";
     return fetch(path + separator + "lang=" + language, {
@@ -152,9 +166,14 @@
     element.textContent = text;
     return element;
   }
+  function identityHeaders() {
+    if (!signedIdentity) return {};
+    return { "X-Layanan-Identity": signedIdentity.identity, "X-Layanan-Signature": signedIdentity.signature };
+  }
   function loadServices() {
-    return api("GET", "/api/chat/services/").then(function (result) {
+    return api("GET", "/api/chat/services/", null, false, identityHeaders()).then(function (result) {
       services = result.data.services || [];
+      acceptIdentity(result.data.identity);
       var programme = $("f-study_programme");
       programme.textContent = "";
       programme.appendChild(option("", t("choose")));
@@ -176,9 +195,45 @@
     $("offline-button").hidden = !offline;
     $("start-button").hidden = offline;
   }
+  function closedText(service) {
+    return (service.closed_notice && service.closed_notice[language]) || "";
+  }
   function updateOfflineMode() {
     var service = selectedService();
-    setOffline(Boolean(service && !service.team_online));
+    var allClosed = services.length > 0 && services.every(function (item) { return item.open === false; });
+    // Teams usually share one calendar, so a desk closed for every service says so
+    // before a service is chosen.
+    var general = allClosed ? closedText(services[0]) : "";
+    $("closed-notice").textContent = general;
+    $("closed-notice").hidden = !general;
+    var closed = service ? service.open === false : allClosed;
+    if (closed) {
+      var text = service ? closedText(service) : general;
+      $("offline-notice").textContent = (text && text !== general ? text + " " : "") + t("closedOffline");
+    } else {
+      $("offline-notice").textContent = t("offlineNotice");
+    }
+    setOffline(allClosed || Boolean(service && (closed || !service.team_online)));
+  }
+  function acceptIdentity(answer) {
+    verified = null;
+    if (answer && answer.verified) verified = answer;
+    else if (answer) console.warn("Layanan widget: the signed identity was ignored: " + answer.reason);
+    renderIdentity();
+  }
+  function renderIdentity() {
+    IDENTITY_FIELDS.forEach(function (field) {
+      document.querySelector('#view-form [data-field="' + field + '"]').hidden = Boolean(verified);
+    });
+    $("signed-in").hidden = !verified;
+    $("signed-in").textContent = verified ? t("signedInAs", { name: verified.name, identifier: verified.identifier }) : "";
+    if (verified) {
+      // The hidden fields keep the verified values, so the transcript address is
+      // prefilled and a fallback to the full form starts filled in.
+      $("f-identifier").value = verified.identifier;
+      $("f-name").value = verified.name;
+      $("f-email").value = verified.email;
+    }
   }
   function clearErrors() {
     document.querySelectorAll("#view-form .error").forEach(function (element) { element.textContent = ""; });
@@ -205,6 +260,10 @@
     ["identifier", "name", "study_programme", "email", "service", "topic", "message"].forEach(function (field) {
       values[field] = $("f-" + field).value;
     });
+    if (signedIdentity) {
+      values.identity = signedIdentity.identity;
+      values.signature = signedIdentity.signature;
+    }
     return values;
   }
   function submitForm(event) {
@@ -227,7 +286,16 @@
           if (service) service.team_online = false;
           setOffline(true);
           $("e-form").textContent = result.data.error.message;
+        } else if (result.status === 409 && result.data.error && result.data.error.code === "closed") {
+          var closedService = selectedService();
+          if (closedService) closedService.open = false;
+          updateOfflineMode();
+          $("e-form").textContent = result.data.error.message;
         } else if (result.data.errors) {
+          if (verified && result.data.identity_verified !== true && IDENTITY_FIELDS.some(function (field) { return result.data.errors[field]; })) {
+            // The identity expired or was revoked since the form loaded.
+            acceptIdentity({ verified: false, reason: "the server no longer accepts it" });
+          }
           showErrors(result.data.errors);
         } else {
           $("e-form").textContent = (result.data.error && result.data.error.message) || t("networkError");

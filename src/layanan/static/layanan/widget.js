@@ -3,6 +3,10 @@
  * The loader runs first-party on the portal, so it keeps the chat token in the
  * portal's localStorage (a cross-site iframe may get none) and hands it to the
  * panel by postMessage. It checks the sender of every message it receives.
+ *
+ * A portal with signed-in users may add data-identity and data-signature to the
+ * script tag (docs/protocol.md). The loader hands both to the panel unread, and
+ * the server checks them.
  */
 (function () {
   "use strict";
@@ -15,6 +19,8 @@
   var wanted = (storage("language") || script.getAttribute("data-lang") || navigator.language || "id").slice(0, 2).toLowerCase();
   var lang = wanted === "en" ? "en" : "id";
   var KEY = "layanan.chat.token";
+  var identity = script.getAttribute("data-identity") || "";
+  var signature = script.getAttribute("data-signature") || "";
   var labels = { id: ["Buka obrolan", "Sembunyikan obrolan"], en: ["Open chat", "Hide chat"] };
   var frame = null;
   var open = false;
@@ -101,7 +107,9 @@
   window.addEventListener("message", function (event) {
     if (!frame || event.source !== frame.contentWindow || event.origin !== baseOrigin) return;
     var data = event.data || {};
-    if (data.type === "layanan:ready") post({ type: "layanan:token", token: storage("get") });
+    if (data.type === "layanan:ready") {
+      post({ type: "layanan:token", token: storage("get"), identity: identity, signature: signature });
+    }
     else if (data.type === "layanan:store-token" && typeof data.token === "string") storage("set", data.token);
     else if (data.type === "layanan:clear-token") storage("clear");
     else if (data.type === "layanan:hide") toggle(false);
