@@ -239,7 +239,14 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_links": {"()": "layanan.logfilters.RedactLinkTokens"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_links"],
+        }
+    },
     "loggers": {
         "layanan": {"handlers": ["console"], "level": env.text("LOG_LEVEL", "INFO")},
         "django": {"handlers": ["console"], "level": "WARNING"},

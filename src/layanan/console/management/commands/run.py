@@ -11,6 +11,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from layanan.logfilters import redact_handlers
+
 logger = logging.getLogger(__name__)
 
 
@@ -33,16 +35,17 @@ class Command(BaseCommand):
         worker = subprocess.Popen([sys.executable, "-m", "layanan.cli", "worker"])
         logger.info("worker started pid=%d", worker.pid)
         try:
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    "layanan.asgi:application",
-                    host=settings.HOST,
-                    port=settings.PORT,
-                    lifespan="on",
-                    log_level="info",
-                    ws_per_message_deflate=False,
-                )
+            config = uvicorn.Config(
+                "layanan.asgi:application",
+                host=settings.HOST,
+                port=settings.PORT,
+                lifespan="on",
+                log_level="info",
+                ws_per_message_deflate=False,
             )
+            # uvicorn set up its loggers just now; its access log prints paths.
+            redact_handlers("uvicorn", "uvicorn.access", "uvicorn.error")
+            server = uvicorn.Server(config)
             server.run()
         finally:
             worker.terminate()
