@@ -86,7 +86,7 @@ def desk_open_around_the_clock(
     def always_open(team: Team | None, request: object) -> Calendar:
         return ALWAYS_OPEN
 
-    monkeypatch.setattr("layanan.chat.views.desk_calendar", always_open)
+    monkeypatch.setattr("layanan.chat.hours.desk_calendar", always_open)
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from layanan.catalog.models import (
     StudyProgramme,
     Team,
 )
+from layanan.chat.hours import DeskHours, closed_notice, desk_hours
 from layanan.chat.models import Conversation
-from layanan.chat.views import DeskHours, closed_notice, desk_hours
 from layanan.people.models import AgentConnection
 
 if TYPE_CHECKING:

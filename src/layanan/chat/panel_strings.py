@@ -23,6 +23,10 @@ PANEL_STRINGS: dict[str, Promise] = {
         "the team will reply by email."
     ),
     "closedOffline": _("Leave your request below and the team will reply by email."),
+    "messageCarried": _(
+        "An agent is online now, so you can chat live. The message below is sent "
+        "as the chat's first message."
+    ),
     "signedInAs": _("Signed in as {name} ({identifier})"),
     "offlineSubmit": _("Send request"),
     "offlineDone": _(

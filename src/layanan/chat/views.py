@@ -27,23 +27,22 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import render
-from django.utils import dateformat, timezone, translation
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from layanan.catalog.calendars import (
-    Calendar,
-    CalendarError,
-    calendar_for_team,
-    is_open,
-    next_opening,
-)
-from layanan.catalog.models import Service, StudyProgramme, Team
+from layanan.catalog.models import Service, StudyProgramme
 from layanan.chat import access, presence
 from layanan.chat.forms import OfflineRequestForm, PreChatForm, form_errors_json
+from layanan.chat.hours import (
+    DeskHours,
+    closed_notice,
+    desk_hours_payload,
+    team_desk_hours,
+)
 from layanan.chat.identity import IdentityRejected, SignedIdentity, verify_identity
 from layanan.chat.models import Attachment, Conversation, SenderKind
 from layanan.chat.panel_strings import panel_strings
@@ -77,89 +76,12 @@ TOKEN_HEADER = "X-Layanan-Token"  # noqa: S105 (a header name, not a secret)
 # headers, which stay out of access logs, rather than in the query string.
 IDENTITY_HEADER = "X-Layanan-Identity"
 SIGNATURE_HEADER = "X-Layanan-Signature"
-# Indonesian writes the time of day with a full stop, as in 07.30.
-CLOCK_FORMATS = {"id": "H.i"}
+# Seconds between the pre-chat form's reads of the services endpoint, so that it
+# follows agents going online and offline. The panel URL's poll_seconds query
+# parameter overrides it within the bounds below, which the browser tests use.
+SERVICES_POLL_SECONDS = 20
+POLL_SECONDS_BOUNDS = (1, 300)
 View = Callable[..., HttpResponseBase]
-
-
-def desk_calendar(team: Team | None, request: HttpRequest) -> Calendar:
-    """Return the calendar whose hours decide whether live chat with team is open.
-
-    Tests replace this function to keep the desk open at any wall-clock time, so
-    every opening-hours check of the widget goes through it.
-    """
-    return calendar_for_team(team, request)
-
-
-@dataclass(frozen=True)
-class DeskHours:
-    """Whether live chat is open at a moment, and if not, when it opens next."""
-
-    open: bool
-    # The next opening in the calendar's time zone. None while open, and when the
-    # calendar has no business hours at all.
-    opens_at: datetime | None
-
-
-def desk_hours(calendar: Calendar, moment: datetime) -> DeskHours:
-    """Return whether calendar is open at moment and, if closed, its next opening."""
-    if is_open(moment, calendar):
-        return DeskHours(open=True, opens_at=None)
-    try:
-        opening = next_opening(moment, calendar)
-    except CalendarError:
-        _warn_never_opens(calendar)
-        return DeskHours(open=False, opens_at=None)
-    return DeskHours(open=False, opens_at=opening.astimezone(calendar.time_zone))
-
-
-# Calendars already logged as never opening, so each is logged once per process
-# rather than on every services request.
-_never_opening_logged: set[str] = set()
-
-
-def _warn_never_opens(calendar: Calendar) -> None:
-    name = calendar.name or "default"
-    if name in _never_opening_logged:
-        return
-    _never_opening_logged.add(name)
-    logger.warning(
-        "desk calendar has no business hours, so live chat stays closed calendar=%s",
-        name,
-    )
-
-
-def closed_notice(hours: DeskHours, language: str) -> str:
-    """Return the sentence that says the desk is closed and when it opens, in language.
-
-    The Indonesian form reads "Layanan sedang tutup. Buka kembali Senin, 7 Desember
-    2026 pukul 07.30 WIB." once the catalogue translates the message.
-    """
-    with translation.override(language):
-        if hours.opens_at is None:
-            return _("The service is closed, and no opening hours are set for it.")
-        return _(
-            "The service is closed. It opens again on %(date)s at %(time)s %(zone)s."
-        ) % {
-            "date": dateformat.format(hours.opens_at, "l, j F Y"),
-            "time": dateformat.format(
-                hours.opens_at, CLOCK_FORMATS.get(language, "H:i")
-            ),
-            "zone": hours.opens_at.tzname() or "",
-        }
-
-
-def desk_hours_payload(hours: DeskHours) -> dict[str, Any]:
-    """Return the opening-hours fields of a service in the services endpoint."""
-    if hours.open:
-        return {"open": True, "opens_at": None, "closed_notice": None}
-    return {
-        "open": False,
-        "opens_at": None if hours.opens_at is None else hours.opens_at.isoformat(),
-        "closed_notice": {
-            code: closed_notice(hours, code) for code, _name in settings.LANGUAGES
-        },
-    }
 
 
 def error_response(status: int, code: str, message: str) -> JsonResponse:
@@ -237,9 +159,19 @@ def panel_context(request: HttpRequest, embedded: bool) -> dict[str, Any]:
             "uploadMaxBytes": settings.UPLOAD_MAX_BYTES,
             "uploadMaxMb": settings.UPLOAD_MAX_MB,
             "tokenKey": "layanan.chat.token",
+            "servicesPollSeconds": services_poll_seconds(request),
             "strings": panel_strings(),
         },
     }
+
+
+def services_poll_seconds(request: HttpRequest) -> int:
+    """Return the panel's services poll interval, from poll_seconds if it is valid."""
+    value = request.GET.get("poll_seconds", "")
+    lowest, highest = POLL_SECONDS_BOUNDS
+    if value.isdigit() and lowest <= int(value) <= highest:
+        return int(value)
+    return SERVICES_POLL_SECONDS
 
 
 def portal_origin_allowed(origin: str) -> bool:
@@ -301,8 +233,8 @@ def services(request: HttpRequest) -> JsonResponse:
     listed = []
     for service in Service.objects.active().select_related("team"):
         if service.team_id not in hours_by_team:
-            hours_by_team[service.team_id] = desk_hours(
-                desk_calendar(service.team, request), moment
+            hours_by_team[service.team_id] = team_desk_hours(
+                service.team, request, moment
             )
         listed.append(
             {
@@ -376,7 +308,7 @@ def start(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         return JsonResponse({"errors": form_errors_json(form)}, status=400)
     service: Service = form.cleaned_data["service"]
-    hours = desk_hours(desk_calendar(service.team, request), timezone.now())
+    hours = team_desk_hours(service.team, request, timezone.now())
     if not hours.open:
         logger.info(
             "chat start rejected: desk closed service=%s team=%s",

@@ -9,6 +9,11 @@
  * start request. Once the server has verified it, the form asks only for service
  * and topic. A rejected identity is reported with console.warn and the full form
  * is shown.
+ *
+ * While the pre-chat form shows, the panel re-reads the services endpoint every
+ * config.servicesPollSeconds and when the page becomes visible again, so it
+ * switches between live chat and the offline request as agents come and go. The
+ * form's fields, the chosen service and the errors shown stay as they are.
  */
 (function () {
   "use strict";
@@ -31,6 +36,16 @@
   var typingTimer = null;
   var typingSent = false;
   var pingTimer = null;
+  var offlineMode = false;   // whether the form sends an offline request
+  var pollTimer = null;
+  var refreshing = false;    // a services poll is in flight
+  var submitting = false;    // a start or offline request is in flight
+  var servicesShown = "";    // the service and programme lists the selects hold
+  var programmesShown = "";
+  var ignoredIdentityReason = null;
+  // The message of a 409 closed or team_offline response, which stops being true
+  // once the panel offers live chat again.
+  var availabilityError = "";
   var LANGUAGE_KEY = "layanan.chat.language";
   if (!config.embedded) {
     // The standalone page keeps the chosen language itself; in a portal the loader does.
@@ -120,6 +135,8 @@
       $(id).hidden = id !== view;
     });
     $("close-button").hidden = view !== "view-chat";
+    if (view === "view-form") startPolling();
+    else stopPolling();
   }
   function notice(text) {
     $("notice").textContent = text || "";
@@ -172,18 +189,52 @@
   }
   function loadServices() {
     return api("GET", "/api/chat/services/", null, false, identityHeaders()).then(function (result) {
+      if (result.status !== 200) return;
       services = result.data.services || [];
       acceptIdentity(result.data.identity);
-      var programme = $("f-study_programme");
-      programme.textContent = "";
-      programme.appendChild(option("", t("choose")));
-      (result.data.programmes || []).forEach(function (item) {
-        programme.appendChild(option(String(item.id), item.name));
-      });
-      programme.appendChild(option("none", t("notStudent")));
-      fillServices();
+      fillProgrammes(result.data.programmes || []);
+      // Rebuilding a select closes its list if the requester has it open, so a
+      // poll rebuilds only a list that changed.
+      var listed = JSON.stringify(services.map(function (service) { return [service.id, service.names]; }));
+      if (listed !== servicesShown) {
+        servicesShown = listed;
+        fillServices();
+      }
       updateOfflineMode();
     });
+  }
+  function fillProgrammes(programmes) {
+    var listed = JSON.stringify(programmes);
+    if (listed === programmesShown) return;
+    programmesShown = listed;
+    var programme = $("f-study_programme");
+    var chosen = programme.value;
+    programme.textContent = "";
+    programme.appendChild(option("", t("choose")));
+    programmes.forEach(function (item) {
+      programme.appendChild(option(String(item.id), item.name));
+    });
+    programme.appendChild(option("none", t("notStudent")));
+    programme.value = chosen;
+  }
+
+  /* ---- following presence and opening hours ---- */
+  function startPolling() {
+    stopPolling();
+    pollTimer = setInterval(refreshServices, (config.servicesPollSeconds || 20) * 1000);
+  }
+  function stopPolling() {
+    clearInterval(pollTimer);
+    pollTimer = null;
+  }
+  function refreshServices() {
+    // A hidden page skips the poll, and the visibilitychange handler reads again
+    // when it shows.
+    if ($("view-form").hidden || refreshing || submitting || document.visibilityState === "hidden") return;
+    refreshing = true;
+    loadServices()
+      .catch(function () { /* unreachable now: the next poll tries again */ })
+      .then(function () { refreshing = false; });
   }
   function selectedService() {
     var id = $("f-service").value;
@@ -191,9 +242,18 @@
     return null;
   }
   function setOffline(offline) {
-    $("offline-part").hidden = !offline;
+    offlineMode = offline;
+    // A message typed for an offline request stays in view when live chat becomes
+    // possible, and goes to the agent as the chat's first message.
+    var carried = !offline && Boolean($("f-message").value.trim());
+    $("offline-part").hidden = !offline && !carried;
+    if (carried) $("offline-notice").textContent = t("messageCarried");
     $("offline-button").hidden = !offline;
     $("start-button").hidden = offline;
+    if (!offline && availabilityError && $("e-form").textContent === availabilityError) {
+      $("e-form").textContent = "";
+    }
+    if (!offline) availabilityError = "";
   }
   function closedText(service) {
     return (service.closed_notice && service.closed_notice[language]) || "";
@@ -218,7 +278,11 @@
   function acceptIdentity(answer) {
     verified = null;
     if (answer && answer.verified) verified = answer;
-    else if (answer) console.warn("Layanan widget: the signed identity was ignored: " + answer.reason);
+    else if (answer && answer.reason !== ignoredIdentityReason) {
+      // Each poll returns the rejection again, so it is reported once.
+      console.warn("Layanan widget: the signed identity was ignored: " + answer.reason);
+    }
+    ignoredIdentityReason = answer && !answer.verified ? answer.reason : null;
     renderIdentity();
   }
   function renderIdentity() {
@@ -269,28 +333,33 @@
   function submitForm(event) {
     event.preventDefault();
     clearErrors();
-    var offline = !$("offline-part").hidden;
+    var offline = offlineMode;
     var button = offline ? $("offline-button") : $("start-button");
     button.disabled = true;
+    submitting = true;
     api("POST", offline ? "/api/chat/offline/" : "/api/chat/start/", formValues())
       .then(function (result) {
+        var errorCode = result.status === 409 && result.data.error ? result.data.error.code : null;
         if (result.status === 201 && offline) {
+          $("f-message").value = "";
           $("done-text").textContent = t("offlineDone", { number: result.data.ticket_number });
           show("view-done");
         } else if (result.status === 201) {
+          var firstMessage = $("f-message").value;
+          $("f-message").value = "";
           saveToken(result.data.token);
           conversation = result.data.conversation;
           startChat();
-        } else if (result.status === 409 && result.data.error && result.data.error.code === "team_offline") {
+          if (firstMessage.trim()) queueMessage(firstMessage);
+        } else if (errorCode === "team_offline" || errorCode === "closed") {
+          // The form switches to the offline request and keeps every typed value.
           var service = selectedService();
-          if (service) service.team_online = false;
-          setOffline(true);
-          $("e-form").textContent = result.data.error.message;
-        } else if (result.status === 409 && result.data.error && result.data.error.code === "closed") {
-          var closedService = selectedService();
-          if (closedService) closedService.open = false;
+          if (service && errorCode === "team_offline") service.team_online = false;
+          if (service && errorCode === "closed") service.open = false;
           updateOfflineMode();
-          $("e-form").textContent = result.data.error.message;
+          if (!offlineMode) setOffline(true);
+          availabilityError = result.data.error.message;
+          $("e-form").textContent = availabilityError;
         } else if (result.data.errors) {
           if (verified && result.data.identity_verified !== true && IDENTITY_FIELDS.some(function (field) { return result.data.errors[field]; })) {
             // The identity expired or was revoked since the form loaded.
@@ -302,7 +371,10 @@
         }
       })
       .catch(function () { $("e-form").textContent = t("networkError"); })
-      .then(function () { button.disabled = false; });
+      .then(function () {
+        button.disabled = false;
+        submitting = false;
+      });
   }
 
   /* ---- chat ---- */
@@ -488,12 +560,16 @@
     $("e-composer").textContent = "";
     if (!body.trim()) { $("e-composer").textContent = t("emptyMessage"); return; }
     if (body.length > 4000) { $("e-composer").textContent = t("tooLong", { count: body.length }); return; }
+    queueMessage(body);
+    input.value = "";
+    stopTyping();
+  }
+  function queueMessage(body) {
+    // Sent now if the socket is open, else on the next "ready".
     var clientId = newClientId();
     pending[clientId] = body;
     showPending(clientId, body);
     send({ type: "message", client_id: clientId, body: body });
-    input.value = "";
-    stopTyping();
   }
   function showPending(clientId, body) {
     // Shown at once, marked as sending, until the stored copy arrives with its seq.
@@ -638,6 +714,9 @@
   $("done-new-chat").addEventListener("click", newChat);
   if ($("hide-button")) $("hide-button").addEventListener("click", function () { postToPortal({ type: "layanan:hide" }); });
   document.addEventListener("visibilitychange", markRead);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") refreshServices();
+  });
 
   applyLanguage();
   loadToken(function (stored) {
