@@ -237,7 +237,8 @@ def reply_token_ticket(parsed: ParsedEmail) -> Ticket | None:
     for address in parsed.recipients:
         token = token_from_address(address)
         if token:
-            ticket = Ticket.objects.filter(reply_token=token).first()
+            # Tokens are stored in lower case (see new_reply_token).
+            ticket = Ticket.objects.filter(reply_token=token.lower()).first()
             if ticket is not None:
                 return ticket
     return None

@@ -32,7 +32,8 @@ logger = logging.getLogger(__name__)
 # never contains a colon, so no real header can collide with it.
 CC_KEY = "layanan:cc"
 PLUS_TAG = "t."
-# Ticket.reply_token is at most 32 characters of the URL-safe Base64 alphabet.
+# Ticket.reply_token is at most 32 characters: lower-case hexadecimal now, and
+# the URL-safe Base64 alphabet in tokens made before that.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}", re.ASCII)
 # One Message-ID, angle brackets included, in printable ASCII without spaces.
 MESSAGE_ID_PATTERN = re.compile(r"<[!-;=?-~]+>", re.ASCII)

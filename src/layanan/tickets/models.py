@@ -54,8 +54,12 @@ class Tag(models.Model):
 
 
 def new_reply_token() -> str:
-    """Return the secret that routes email replies to one ticket."""
-    return secrets.token_urlsafe(18)
+    """Return the secret that routes email replies to one ticket.
+
+    Lower-case hexadecimal, because mail servers and our parser may lower the
+    case of the address that carries it.
+    """
+    return secrets.token_hex(16)
 
 
 class Ticket(models.Model):
