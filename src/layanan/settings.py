@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "layanan.chat",
     "layanan.tickets",
     "layanan.console",
+    "layanan.dashboard",
 ]
 
 MIDDLEWARE = [

@@ -10,5 +10,6 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("console/", include("layanan.console.urls")),
+    path("dashboard/", include("layanan.dashboard.urls")),
     path("", include("layanan.chat.urls")),
 ]
