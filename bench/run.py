@@ -1,4 +1,4 @@
-"""Benchmark Layanan: widget weight, chat relay and email ingestion against baselines.
+"""Benchmark Layanan: widget weight, chat relay, email ingestion and the dashboard.
 
 Run ``make bench`` or ``.venv/bin/python bench/run.py [--quick] [--profile]
 [--only SECTION]``. The figures are printed and appended as JSON lines to
@@ -10,7 +10,9 @@ a temporary LAYANAN_VAR_DIR and the in-memory channel layer. The two servers
 alternate (ours, baseline, ours, baseline, ...) and each repetition starts a
 fresh server process. Email ingestion (``ingest.py``) times the mail corpus
 through the stdlib parser and through Layanan, in one worker process per
-repetition, pinned to the servers' CPU.
+repetition, pinned to the servers' CPU. The dashboard section
+(``dashboard.py``) times the dashboard's aggregates on a generated history that
+is cached under ``var/bench/``.
 """
 
 import argparse
@@ -31,6 +33,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import dashboard
 import ingest
 import load
 import report
@@ -54,9 +57,11 @@ PACKAGES = (
 SETUP_TIMEOUT_SECONDS = 600.0
 L1 = "chat-L1"
 L2 = "chat-L2"
-SECTIONS = ("weight", "relay", "ingest")
+SECTIONS = ("weight", "relay", "ingest", "dashboard")
 RELAY_REPETITIONS = 3
 INGEST_REPETITIONS = 5
+DASHBOARD_REPETITIONS = 20
+QUICK_DASHBOARD_REPETITIONS = 5
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,14 @@ COUNT_OPTIONS = (
         f"ingestion).",
     ),
     (
+        "postgres-tickets",
+        2_000_000,
+        0,
+        "Tickets of the dashboard's PostgreSQL history, or 0 to skip PostgreSQL "
+        "(default 2000000). Generating 2,000,000 takes tens of minutes on 2 cores, "
+        "once: later runs restore the dump under var/bench/.",
+    ),
+    (
         "profile-messages",
         40,
         1,
@@ -118,6 +131,7 @@ QUICK_COUNTS = {
     "warmup": 5,
     "repetitions": 1,
     "profile_messages": 20,
+    "postgres_tickets": 10_000,
 }
 
 
@@ -136,7 +150,8 @@ def parse_arguments() -> argparse.Namespace:
         "--quick",
         action="store_true",
         help="Smoke run: 5 chats x 20 messages, 100 in chat-L1, 5 warm-up round "
-        "trips, 1 repetition. Overrides the counts given with it.",
+        "trips, 1 repetition, and dashboard histories of 10,000 tickets. "
+        "Overrides the counts given with it.",
     )
     parser.add_argument(
         "--profile",
@@ -158,6 +173,9 @@ def parse_arguments() -> argparse.Namespace:
         for attribute, value in QUICK_COUNTS.items():
             setattr(options, attribute, value)
     options.sections = set(options.only or SECTIONS)
+    options.dashboard_repetitions = (
+        QUICK_DASHBOARD_REPETITIONS if options.quick else DASHBOARD_REPETITIONS
+    )
     if options.repetitions is None:
         options.ingest_repetitions = INGEST_REPETITIONS
         options.repetitions = RELAY_REPETITIONS
@@ -573,6 +591,16 @@ def main() -> None:
                 run_profile(ours, context, RESULTS_DIR / f"{stamp}-server.prof")
         if "ingest" in options.sections:
             run_ingest(context, results_file, var_dir / "ingest", stamp)
+        if "dashboard" in options.sections:
+            dashboard.run_dashboard(
+                dashboard.DashboardContext(
+                    quick=options.quick,
+                    repetitions=options.dashboard_repetitions,
+                    postgres_tickets=options.postgres_tickets,
+                    log_path=context.log_path,
+                ),
+                results_file,
+            )
     print(f"\nJSON lines: {results_path}")
     print(f"Server logs: {context.log_path}")
 

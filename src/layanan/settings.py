@@ -210,6 +210,24 @@ except re.error as error:
         f"({error}); use one such as \\d{{8,12}}."
     ) from None
 CHAT_IDLE_MINUTES = env.integer("CHAT_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60)
+# When the weekly digest goes out, in TIME_ZONE: a weekday and a 24-hour time.
+DIGEST_SCHEDULE = env.text("DIGEST_SCHEDULE", "MON 07:00")
+_WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+_digest_match = re.fullmatch(
+    r"(MON|TUE|WED|THU|FRI|SAT|SUN) ([01]\d|2[0-3]):([0-5]\d)",
+    DIGEST_SCHEDULE.strip().upper(),
+)
+if _digest_match is None:
+    raise env.ConfigurationError(
+        f"LAYANAN_DIGEST_SCHEDULE={DIGEST_SCHEDULE!r} is invalid: use a weekday "
+        "and a 24-hour time, such as MON 07:00."
+    )
+# Monday is 0, as in date.weekday().
+DIGEST_WEEKDAY = _WEEKDAYS.index(_digest_match.group(1))
+DIGEST_TIME = (int(_digest_match.group(2)), int(_digest_match.group(3)))
+# Round-robin routing: seconds an offered chat waits for its agent before it is
+# offered to the next one.
+CHAT_OFFER_SECONDS = env.integer("CHAT_OFFER_SECONDS", 60, minimum=10, maximum=3600)
 # Key of the HMAC-SHA256 signature with which a portal vouches for its signed-in
 # user in the widget's data-identity. Empty turns signed identities off.
 IDENTITY_SECRET = env.optional_text("IDENTITY_SECRET") or ""

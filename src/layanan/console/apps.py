@@ -6,3 +6,7 @@ class ConsoleConfig(AppConfig):
     name = "layanan.console"
     label = "console"
     verbose_name = _("Agent console")
+
+    def ready(self) -> None:
+        # Importing the module registers its periodic jobs with the worker.
+        from layanan.console import jobs  # noqa: F401
