@@ -11,5 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("console/", include("layanan.console.urls")),
     path("dashboard/", include("layanan.dashboard.urls")),
+    path("t/", include("layanan.tickets.urls")),
     path("", include("layanan.chat.urls")),
 ]

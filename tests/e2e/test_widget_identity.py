@@ -204,4 +204,3 @@ def test_closed_desk_offers_offline_form(
     expect(panel.get_by_role("button", name="Send request")).to_be_visible()
     expect(panel.get_by_role("button", name="Start chat")).to_be_hidden()
     expect(panel.locator("#f-message")).to_be_visible()
-

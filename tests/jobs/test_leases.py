@@ -278,7 +278,8 @@ def test_worker_once_logs_start_and_stop(
         if record.name == "layanan.jobs.management.commands.worker"
     ]
     assert worker_lines[0].endswith(
-        "started with jobs: mail.send_outbox, tickets.autoclose"
+        "started with jobs: mail.send_outbox, tickets.autoclose, "
+        "tickets.sla_notices, reports.weekly_digest"
     )
     assert worker_lines[-1].endswith("stopped")
 

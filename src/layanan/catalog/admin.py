@@ -16,8 +16,16 @@ from layanan.catalog.models import (
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin[Team]):
-    list_display = ["name", "email", "is_triage", "calendar"]
-    filter_horizontal = ["members"]
+    list_display = [
+        "name",
+        "email",
+        "is_triage",
+        "calendar",
+        "routing",
+        "chat_wait_limit_minutes",
+    ]
+    list_filter = ["routing"]
+    filter_horizontal = ["members", "leads"]
 
 
 @admin.register(Service)

@@ -8,6 +8,7 @@ work runs through ``sync_to_async`` on Django's kept-open connection; the stock
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
@@ -20,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from layanan import realtime
-from layanan.chat import access, presence
+from layanan.chat import access, presence, routing
 from layanan.chat.models import Conversation, ConversationStatus, SenderKind
 from layanan.chat.payloads import conversation_payload, message_payload, queue_item
 from layanan.chat.services import (
@@ -33,6 +34,7 @@ from layanan.chat.services import (
     validate_body,
     validate_client_id,
 )
+from layanan.people.models import AgentStatus
 
 logger = logging.getLogger(__name__)
 
@@ -327,7 +329,12 @@ class AgentConsumer(JsonConsumer):
         await self._join(realtime.agent_group(user.pk))
         status = await sync_to_async(presence.connect)(user, self.channel_name)
         queue = await sync_to_async(_queue_for)(team_ids)
-        await self.send_frame({"type": "hello", "status": status, "queue": queue})
+        await self.send_frame(
+            {"type": "hello", "status": status, "user_id": user.pk, "queue": queue}
+        )
+        # A round-robin chat waiting for an eligible agent may go to this one now;
+        # the offer arrives as a queue.updated frame after hello.
+        await self.call(routing.route_for_agent, user.pk)
 
     async def _join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
@@ -338,6 +345,14 @@ class AgentConsumer(JsonConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
         if getattr(self, "user", None) is not None:
             await sync_to_async(presence.disconnect)(self.channel_name)
+
+    async def relay(self, event: dict[str, Any]) -> None:
+        frame = event["frame"]
+        if frame["type"] == "transferred" and frame.get("agent_id") == self.user.pk:
+            # The chat is this agent's now: hear its messages without a subscribe.
+            public_id = uuid.UUID(frame["conversation"])
+            await self._join(realtime.conversation_group(public_id.hex))
+        await super().relay(event)
 
     async def _conversation(self, frame: dict[str, Any]) -> Conversation:
         return await sync_to_async(access.get_conversation_for_agent)(
@@ -353,6 +368,10 @@ class AgentConsumer(JsonConsumer):
             self.user, str(frame.get("status", ""))
         )
         await self.send_frame({"type": "status", "status": status})
+        if status == AgentStatus.AWAY:
+            await self.call(routing.withdraw_offers, self.user)
+        else:
+            await self.call(routing.route_for_agent, self.user.pk)
 
     async def frame_accept(self, frame: dict[str, Any]) -> None:
         conversation = await self._conversation(frame)

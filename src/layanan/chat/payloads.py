@@ -92,4 +92,8 @@ def queue_item(
         "topic": conversation.topic,
         "created": conversation.created.isoformat(),
         "waiting_seconds": max(0, int((now - conversation.created).total_seconds())),
+        # Round-robin teams: only the agent with this user id may accept the chat,
+        # and None means the chat waits for an eligible agent.
+        "routing": conversation.team.routing,
+        "offered_to": conversation.offered_to_id,
     }

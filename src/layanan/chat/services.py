@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from layanan import realtime
 from layanan.audit.models import ActorKind
 from layanan.audit.services import record
-from layanan.catalog.models import Service
+from layanan.catalog.models import RoutingMode, Service
 from layanan.chat.access import hash_token
 from layanan.chat.models import (
     Attachment,
@@ -96,6 +96,10 @@ def start_conversation(chat: NewChat) -> tuple[Conversation, str]:
             {"type": "queue.added", "item": queue_item(conversation)},
             audience="agent",
         )
+        # Imported here because routing builds on this module.
+        from layanan.chat.routing import offer_next
+
+        offer_next(conversation)
     logger.info(
         "conversation started conversation=%s team=%s",
         conversation.public_id,
@@ -284,13 +288,18 @@ def accept_conversation(conversation: Conversation, agent: User) -> None:
     """Give a waiting chat to ``agent``; raise ChatError if someone was faster.
 
     The conditional UPDATE is the arbiter: of several agents accepting at once,
-    exactly one changes the row.
+    exactly one changes the row. In a round-robin team only the agent the chat is
+    offered to now may accept it.
     """
     now = timezone.now()
+    round_robin = conversation.team.routing == RoutingMode.ROUND_ROBIN
     with transaction.atomic():
-        taken = Conversation.objects.filter(
+        waiting = Conversation.objects.filter(
             pk=conversation.pk, status=ConversationStatus.WAITING, agent__isnull=True
-        ).update(
+        )
+        if round_robin:
+            waiting = waiting.filter(offered_to=agent)
+        taken = waiting.update(
             status=ConversationStatus.ACTIVE,
             agent=agent,
             accepted_at=now,
@@ -300,6 +309,14 @@ def accept_conversation(conversation: Conversation, agent: User) -> None:
             conversation.refresh_from_db(fields=["status"])
             if conversation.status == ConversationStatus.ENDED:
                 raise ChatError("chat_ended", _("This chat has ended."))
+            if round_robin and conversation.status == ConversationStatus.WAITING:
+                raise ChatError(
+                    "not_offered",
+                    _(
+                        "This chat is offered to another agent. Accept a chat when "
+                        "the queue marks it as offered to you."
+                    ),
+                )
             raise ChatError(
                 "already_taken", _("Another agent has already accepted this chat.")
             )
@@ -424,6 +441,7 @@ def _announce_end(conversation: Conversation, ending: Ending) -> None:
         EndedBy.REQUESTER: ActorKind.REQUESTER,
         EndedBy.AGENT: ActorKind.AGENT,
         EndedBy.IDLE: ActorKind.SYSTEM,
+        EndedBy.WAIT_LIMIT: ActorKind.SYSTEM,
     }[ending.ended_by]
     record(
         "conversation",
@@ -438,6 +456,8 @@ def _announce_end(conversation: Conversation, ending: Ending) -> None:
             text = _(
                 "The chat ended because no message was sent for %(minutes)d minutes."
             ) % {"minutes": settings.CHAT_IDLE_MINUTES}
+        elif ending.ended_by == EndedBy.WAIT_LIMIT:
+            text = wait_limit_text(conversation)
         elif ending.ended_by == EndedBy.AGENT:
             text = _("The agent ended the chat.")
         else:
@@ -450,6 +470,30 @@ def _announce_end(conversation: Conversation, ending: Ending) -> None:
     )
     publish_state(conversation)
     _publish_queue_positions(conversation.team_id)
+    if conversation.agent_id is not None:
+        # The agent has one active chat fewer, so a round-robin chat may fit now.
+        from layanan.chat.routing import route_for_agent
+
+        route_for_agent(conversation.agent_id)
+
+
+def wait_limit_text(conversation: Conversation) -> str:
+    """Return the closing message of a chat that no agent accepted in time.
+
+    Call it with the chat's language active.
+    """
+    if conversation.ticket_number:
+        return _(
+            "No agent was free to answer this chat, so it became ticket "
+            "%(number)s. We will answer it by email at %(email)s."
+        ) % {
+            "number": conversation.ticket_number,
+            "email": conversation.requester_email,
+        }
+    return _(
+        "No agent was free to answer this chat. Send the question again later, or "
+        "use the offline form to get the answer by email."
+    )
 
 
 def post_system_message_after_end(conversation: Conversation, text: str) -> None:

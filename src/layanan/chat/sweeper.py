@@ -9,25 +9,47 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
-from layanan.chat.presence import forget_stale_connections
+from layanan.chat.presence import expire_connections
+from layanan.chat.routing import (
+    announce_offline_agents,
+    end_waited_chats,
+    route_waiting_chats,
+)
 from layanan.chat.services import end_idle_conversations
 from layanan.jobs.registry import acquire_lease
 
 logger = logging.getLogger(__name__)
 
-SWEEP_SECONDS = 30.0
+# Offer timeouts and the presence grace period are only as precise as this
+# interval: an offer of 60 s moves on after 60 to 70 s.
+SWEEP_SECONDS = 10.0
 HOLDER = f"{socket.gethostname()}:{os.getpid()}:asgi"
 
 
 def sweep() -> None:
-    """End idle chats and forget dead console connections, once across nodes."""
+    """Run the chat's periodic checks once across nodes.
+
+    The checks end idle chats, end chats that waited past their team's wait
+    limit, move timed-out round-robin offers on, and post a system message to the
+    chats of agents who went offline.
+    """
     close_old_connections()
     if not acquire_lease("chat.sweep", HOLDER, seconds=SWEEP_SECONDS):
         return
     ended = end_idle_conversations()
-    forgotten = forget_stale_connections()
-    if ended or forgotten:
-        logger.info("chat sweep ended=%d stale_connections=%d", ended, forgotten)
+    missed = end_waited_chats()
+    offline = expire_connections()
+    messaged = announce_offline_agents(offline)
+    offered = route_waiting_chats()
+    if ended or missed or offline or offered:
+        logger.info(
+            "chat sweep idle=%d wait_limit=%d offline_agents=%d messaged=%d offered=%d",
+            ended,
+            missed,
+            len(offline),
+            messaged,
+            offered,
+        )
 
 
 async def run_sweeper() -> None:

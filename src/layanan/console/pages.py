@@ -38,6 +38,8 @@ from layanan.chat.services import (
 from layanan.console.access import (
     ConsoleRole,
     console_role,
+    may_view_dashboard,
+    teams_for_settings,
 )
 from layanan.people.models import AgentProfile, AgentStatus, RequesterKind
 
@@ -160,6 +162,10 @@ def ending_reasons() -> dict[str, str]:
             "The chat ended because no message was sent for %(minutes)d minutes."
         )
         % {"minutes": settings.CHAT_IDLE_MINUTES},
+        EndedBy.WAIT_LIMIT.value: _(
+            "No agent accepted the chat within the team's wait limit, so it became "
+            "a ticket."
+        ),
     }
 
 
@@ -205,6 +211,8 @@ def render_page(
         "console_config": console_config,
         "agent_status": status,
         "can_set_status": bool(viewer.role.team_ids),
+        "may_view_dashboard": may_view_dashboard(viewer.user),
+        "may_see_teams": teams_for_settings(viewer.user).exists(),
         **context,
     }
     return render(request, template, full_context)

@@ -226,6 +226,8 @@ def decide(row: InboundEmail, parsed: ParsedEmail) -> Decision:
     if parsed.kind == "complaint":
         return Decision(InboundOutcome.COMPLAINT, parsed.kind_reason)
     ticket, matched_by, foreign = find_ticket(parsed)
+    # Mail to a merged duplicate belongs to the ticket it was merged into.
+    ticket = ticket.merged_into if ticket and ticket.merged_into_id else ticket
     if parsed.kind in ("auto_reply", "bulk"):
         return handle_automatic(row, parsed, ticket)
     if ticket is not None:
@@ -383,6 +385,7 @@ def handle_reply(
                 sender_name=parsed.from_name,
                 message_id=parsed.message_id or "",
                 acknowledge=acknowledgement_allowed(parsed, sender)[0],
+                body=parsed.reply_text or parsed.text or "",
             ),
         )
         if ticket.number != replied_to:

@@ -10,9 +10,14 @@ class TicketsConfig(AppConfig):
     verbose_name = _("Tickets")
 
     def ready(self) -> None:
-        # Importing the module registers its periodic jobs with the worker.
         from layanan.chat.transcripts import transcript_sent
-        from layanan.tickets import jobs  # noqa: F401
+
+        # Importing jobs registers the periodic jobs with the worker, and
+        # importing services connects the receiver that makes missed chats tickets.
+        from layanan.tickets import (
+            jobs,  # noqa: F401
+            services,  # noqa: F401
+        )
 
         transcript_sent.connect(_on_transcript_sent, dispatch_uid="tickets.transcript")
 

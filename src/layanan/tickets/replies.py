@@ -22,6 +22,7 @@ from layanan.chat.uploads import StoredFile, UploadRejected, delete_stored, stor
 from layanan.mail.models import OutboundEmail
 from layanan.mail.outbox import mailbox, queue_email
 from layanan.mail.threading import reply_address
+from layanan.tickets.links import create_link, link_url
 from layanan.tickets.models import (
     EntryKind,
     EntrySource,
@@ -214,13 +215,8 @@ def record_public_reply(
         message_id=email.message_id,
     )
     entry.attachments.set(attachments)
-    now = timezone.now()
-    Ticket.objects.filter(pk=ticket.pk).update(updated=now)
-    if ticket.first_response_at is None:
-        Ticket.objects.filter(pk=ticket.pk, first_response_at__isnull=True).update(
-            first_response_at=now
-        )
-        ticket.first_response_at = now
+    # agent_replied below records the first response.
+    Ticket.objects.filter(pk=ticket.pk).update(updated=timezone.now())
     record(
         "ticket",
         ticket.number,
@@ -237,7 +233,10 @@ def record_public_reply(
 def queue_reply_email(
     ticket: Ticket, agent: User, text: str, attachments: list[Attachment]
 ) -> OutboundEmail:
-    """Queue the reply's email to the requester, CC participants in Cc."""
+    """Queue the reply's email to the requester, CC participants in Cc.
+
+    The email carries a new personal link to the requester page.
+    """
     requester_address = ticket.requester_email.strip().lower()
     copied = [
         mailbox(participant.name, participant.email)
@@ -245,6 +244,7 @@ def queue_reply_email(
         if participant.email.strip().lower() != requester_address
     ]
     in_reply_to, references = requester_thread_ids(ticket)
+    _link, token = create_link(ticket)
     email = queue_email(
         kind="ticket_reply",
         reference=f"ticket:{ticket.number}",
@@ -257,6 +257,7 @@ def queue_reply_email(
             "agent_name": agent_display_name(agent),
             "team_name": ticket.team.name,
             "attachment_names": [item.original_name for item in attachments],
+            "requester_url": link_url(token, ticket.language),
         },
         language=ticket.language,
         reply_to=reply_address(ticket.reply_token),

@@ -14,10 +14,13 @@ from layanan.audit.models import ActorKind
 from layanan.audit.services import record
 from layanan.catalog.models import Service, Team
 from layanan.chat.models import Conversation
+from layanan.chat.routing import chat_missed
 from layanan.chat.services import ChatError, agent_display_name, publish_state
 from layanan.mail.outbox import queue_email
 from layanan.mail.threading import clean_message_id, reply_address, thread_ids_for
 from layanan.people.models import Requester
+from layanan.tickets.clocks import start_clocks
+from layanan.tickets.links import create_link, link_url
 from layanan.tickets.models import (
     EntryKind,
     ParticipantRole,
@@ -84,6 +87,7 @@ def open_ticket(new: NewTicket, actor: User | None = None) -> Ticket:
         source=new.source,
         conversation=new.conversation,
     )
+    start_clocks(ticket)
     TicketParticipant.objects.create(
         ticket=ticket,
         email=new.email,
@@ -113,8 +117,14 @@ def open_ticket(new: NewTicket, actor: User | None = None) -> Ticket:
     return ticket
 
 
-def create_ticket_from_conversation(conversation: Conversation, agent: User) -> Ticket:
-    """Turn a chat into a ticket carrying its transcript and attachments."""
+def create_ticket_from_conversation(
+    conversation: Conversation, agent: User | None
+) -> Ticket:
+    """Turn a chat into a ticket carrying its transcript and attachments.
+
+    ``agent`` is None when the system makes the ticket, as for a chat that no
+    agent accepted within its team's wait limit.
+    """
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if locked.ticket_number:
@@ -152,7 +162,7 @@ def create_ticket_from_conversation(conversation: Conversation, agent: User) -> 
 
 
 def add_transcript_entry(
-    ticket: Ticket, conversation: Conversation, agent: User
+    ticket: Ticket, conversation: Conversation, agent: User | None
 ) -> TicketEntry:
     messages = conversation.messages.select_related("attachment").order_by("seq")
     lines = []
@@ -170,11 +180,28 @@ def add_transcript_entry(
         ticket=ticket,
         kind=EntryKind.SYSTEM,
         author=agent,
-        author_name=agent_display_name(agent),
+        author_name=agent_display_name(agent) if agent else "Layanan",
         body=heading + "\n\n" + "\n".join(lines),
     )
     entry.attachments.set(attachments)
     return entry
+
+
+def ticket_for_missed_chat(
+    sender: object, conversation: Conversation, **kwargs: object
+) -> str:
+    """Turn a chat that waited past its wait limit into a ticket; return its number.
+
+    A chat that an agent turned into a ticket while it waited keeps that ticket.
+    """
+    if conversation.ticket_number:
+        return conversation.ticket_number
+    return create_ticket_from_conversation(conversation, None).number
+
+
+# Connected when the module loads. TicketsConfig.ready imports this module through
+# tickets.jobs and tickets.workflow, so the receiver is in place in every process.
+chat_missed.connect(ticket_for_missed_chat, dispatch_uid="tickets.missed_chat")
 
 
 @dataclass(frozen=True)
@@ -215,7 +242,15 @@ def ticket_console_url(ticket: Ticket) -> str:
 
 # Mail to the team or its agents: left out of the requester's thread. The team's
 # notifications are not rate-limited, because a busy day must not silence them.
-INTERNAL_MAIL_KINDS = frozenset({"ticket_created_team", "ticket_assigned"})
+INTERNAL_MAIL_KINDS = frozenset(
+    {
+        "ticket_created_team",
+        "ticket_assigned",
+        "requester_replied",
+        "sla_warning",
+        "sla_breach",
+    }
+)
 
 
 def requester_thread_ids(ticket: Ticket) -> tuple[str, list[str]]:
@@ -229,7 +264,8 @@ def notify_ticket_created(
     """Queue the requester's acknowledgement and the team's notification.
 
     Both are automatic mail. The acknowledgement replies to ``in_reply_to`` (the
-    mail that opened the ticket, if any) and carries the ticket's reply address.
+    mail that opened the ticket, if any) and carries the ticket's reply address
+    and a new personal link to the requester page.
     With ``acknowledge`` False only the team's notification is queued. Call
     inside a transaction.
     """
@@ -247,18 +283,22 @@ def notify_ticket_created(
             thread_in_reply_to = opening_id
             references = [item for item in references if item != opening_id]
             references.append(opening_id)
-        queue_email(
+        link, token = create_link(ticket)
+        acknowledgement = queue_email(
             kind="ticket_created_requester",
             reference=reference,
             to=[ticket.requester_email],
             template="ticket_created_requester",
-            context=context,
+            context={**context, "requester_url": link_url(token, ticket.language)},
             language=ticket.language,
             reply_to=reply_address(ticket.reply_token),
             in_reply_to=thread_in_reply_to,
             references=references,
             automatic=True,
         )
+        if acknowledgement is None:
+            # The loop guard held the mail back, so nobody can ever use the link.
+            link.delete()
     else:
         logger.info("acknowledgement held back ticket=%s", ticket.number)
     if ticket.team.email:

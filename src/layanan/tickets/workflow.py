@@ -10,6 +10,10 @@ email from the requester or a participant follows ``REPLY_TRANSITIONS`` (see
 REOPEN_DAYS ago, and moves a waiting ticket back to in progress. An agent's
 public reply moves an open ticket to in progress (see ``agent_replied``). The
 ``tickets.autoclose`` job closes tickets resolved more than AUTOCLOSE_DAYS ago.
+
+Each change also keeps the service-level clocks current (``layanan.tickets.clocks``),
+and a requester's reply is announced to the ticket's owner
+(``layanan.tickets.notices``).
 """
 
 import logging
@@ -28,6 +32,7 @@ from layanan.audit.services import record
 from layanan.catalog.models import Team
 from layanan.chat.services import agent_display_name
 from layanan.mail.outbox import queue_email
+from layanan.tickets import clocks, notices
 from layanan.tickets.inbound import add_system_note, requester_for_address
 from layanan.tickets.models import (
     EntryKind,
@@ -78,6 +83,14 @@ STATE_FIELDS = (
     "assignee_id",
     "resolved_at",
     "closed_at",
+    "first_response_at",
+    "first_response_minutes",
+    "first_response_due_at",
+    "update_due_at",
+    "resolution_due_at",
+    "resolution_minutes",
+    "reopen_count",
+    "unread_reply",
 )
 SYSTEM_AUTHOR = "Layanan"
 
@@ -241,9 +254,11 @@ def apply_status(
 
     Resolving stamps ``resolved_at``; closing stamps ``closed_at`` and keeps
     ``resolved_at``, which the auto-close job and reports read; any other status
-    clears both. Call inside a transaction, after ``lock``.
+    clears both. The service-level clocks pause, resume or stop to match. Call
+    inside a transaction, after ``lock``.
     """
     old_status = TicketStatus(ticket.status)
+    resolved_at_before = ticket.resolved_at
     now = timezone.now()
     if new_status == TicketStatus.RESOLVED:
         ticket.resolved_at, ticket.closed_at = now, None
@@ -253,6 +268,9 @@ def apply_status(
         ticket.resolved_at, ticket.closed_at = None, None
     ticket.status = new_status
     ticket.save(update_fields=["status", "resolved_at", "closed_at", "updated"])
+    clocks.status_changed(
+        ticket, old_status, changed_at=now, resolved_at_before=resolved_at_before
+    )
     record(
         "ticket",
         ticket.number,
@@ -273,13 +291,15 @@ def apply_status(
 
 
 def agent_replied(ticket: Ticket, agent: User) -> None:
-    """Move an open ticket to in progress, as an agent's public reply starts work.
+    """Record an agent's public reply: the first response, and a status to match.
 
-    Any other status stays, because a reply to a waiting ticket usually requests
-    more information and one to a resolved ticket closes the conversation. Call
-    inside a transaction.
+    The reply stops the first-response and update clocks. It moves an open
+    ticket to in progress, as it starts work. Any other status stays, because a
+    reply to a waiting ticket usually requests more information and one to a
+    resolved ticket closes the conversation. Call inside a transaction.
     """
     lock(ticket)
+    clocks.public_reply_sent(ticket, timezone.now())
     if ticket.status == TicketStatus.OPEN:
         apply_status(
             ticket, TicketStatus.IN_PROGRESS, actor=agent, actor_kind=ActorKind.AGENT
@@ -298,6 +318,8 @@ class RequesterReply:
     message_id: str
     # False when the loop guards hold back the acknowledgement of a new ticket.
     acknowledge: bool = True
+    # The reply's new text, which the owner's notice quotes.
+    body: str = ""
 
 
 def requester_replied(ticket: Ticket, reply: RequesterReply) -> Ticket:
@@ -305,7 +327,8 @@ def requester_replied(ticket: Ticket, reply: RequesterReply) -> Ticket:
 
     That is ``ticket`` itself, except after a ticket closed REOPEN_DAYS ago or
     more. Then the reply opens a new ticket, which is returned, and a note on
-    each names the other. Call inside the ingestion transaction.
+    each names the other. On ``ticket`` itself the reply starts the update clock,
+    and its owner is notified. Call inside the ingestion transaction.
     """
     with transaction.atomic():
         lock(ticket)
@@ -315,6 +338,10 @@ def requester_replied(ticket: Ticket, reply: RequesterReply) -> Ticket:
         target = REPLY_TRANSITIONS.get(current)
         if target is not None:
             apply_status(ticket, target, actor=None, actor_kind=ActorKind.REQUESTER)
+        clocks.requester_message_arrived(ticket, timezone.now())
+        notices.notify_owner_of_reply(
+            ticket, reply.sender_name or reply.sender, reply.body
+        )
     return ticket
 
 
@@ -598,6 +625,8 @@ def transfer(ticket: Ticket, move: Transfer, *, actor: User) -> Ticket:
         old_team, old_assignee = ticket.team_id, ticket.assignee_id
         ticket.team, ticket.assignee = move.team, move.assignee
         ticket.save(update_fields=["team", "assignee", "updated"])
+        # The new team's calendar may differ, which moves the due moments.
+        clocks.refresh_due_times(ticket)
         entry = add_note(ticket, actor, text)
         record(
             "ticket",

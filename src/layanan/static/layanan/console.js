@@ -11,6 +11,9 @@
   const config = JSON.parse(configElement.textContent);
   const strings = config.strings;
   const labels = config.labels;
+  // Only the pages that show chats carry these; elsewhere offers and browser
+  // notifications stay off.
+  const routingStrings = config.routingStrings || null;
 
   const PING_MILLISECONDS = 25000;
   const FIRST_RETRY_MILLISECONDS = 1000;
@@ -242,9 +245,70 @@
     oscillator.stop(start + 0.4);
   }
 
+  // ---------------------------------------------------------------- notifications
+
+  const notificationsSupported = "Notification" in window && routingStrings !== null;
+  let notificationButton = null;
+
+  function showNotificationState() {
+    if (!notificationButton) {
+      return;
+    }
+    const permission = window.Notification.permission;
+    notificationButton.disabled = permission !== "default";
+    if (permission === "granted") {
+      notificationButton.textContent = routingStrings.notificationsOn;
+    } else if (permission === "denied") {
+      notificationButton.textContent = routingStrings.enableNotifications;
+      notificationButton.title = routingStrings.notificationsBlocked;
+    } else {
+      notificationButton.textContent = routingStrings.enableNotifications;
+    }
+  }
+
+  /** Add the header button that requests permission, which browsers allow only on a click. */
+  function setUpNotificationButton() {
+    const tools = document.querySelector(".header-tools");
+    if (!notificationsSupported || !tools) {
+      return;
+    }
+    notificationButton = document.createElement("button");
+    notificationButton.type = "button";
+    notificationButton.className = "notification-toggle";
+    notificationButton.dataset.notificationToggle = "";
+    notificationButton.addEventListener("click", () => {
+      window.Notification.requestPermission().then(showNotificationState);
+    });
+    tools.insertBefore(notificationButton, tools.firstChild);
+    showNotificationState();
+  }
+
+  /** Raise a browser notification, only while the console page is hidden. */
+  function notify(title, conversationId) {
+    if (
+      !notificationsSupported ||
+      window.Notification.permission !== "granted" ||
+      document.visibilityState !== "hidden"
+    ) {
+      return;
+    }
+    // The text names no requester: notifications can show on a locked screen.
+    const notification = new window.Notification(title, {
+      body: strings.newChat,
+      tag: conversationId,
+    });
+    notification.addEventListener("click", () => {
+      window.focus();
+      window.location.assign(chatUrl(conversationId));
+      notification.close();
+    });
+  }
+
   // ---------------------------------------------------------------- queue
 
   const memberTeams = new Set(config.memberTeams);
+  // Set from the hello frame; round-robin offers name agents by user id.
+  let userId = null;
   // Waiting chats by id: {item, receivedAt, element}.
   const queue = new Map();
   const queueList = document.querySelector("[data-queue-list]");
@@ -304,14 +368,38 @@
         field.textContent = value;
       }
     }
+    const offer = element.querySelector('[data-field="offer"]');
+    if (offer && routingStrings && isRoundRobin(item)) {
+      offer.hidden = false;
+      if (item.offered_to === null) {
+        offer.textContent = routingStrings.waitingForAgent;
+      } else if (item.offered_to === userId) {
+        offer.textContent = routingStrings.offeredToYou;
+        element.classList.add("queue-item-offered");
+      } else {
+        offer.textContent = routingStrings.offeredToOther;
+      }
+    }
     const acceptButton = element.querySelector("[data-accept]");
-    if (memberTeams.has(item.team)) {
+    if (mayAccept(item)) {
       acceptButton.addEventListener("click", () => accept(item.id, acceptButton));
     } else {
       acceptButton.remove();
     }
     element.querySelector("[data-open-chat]").href = chatUrl(item.id);
     return element;
+  }
+
+  function isRoundRobin(item) {
+    return item.routing === "round_robin";
+  }
+
+  /** Tell whether this agent may accept: a member, and in round-robin the one offered. */
+  function mayAccept(item) {
+    if (!memberTeams.has(item.team)) {
+      return false;
+    }
+    return !isRoundRobin(item) || item.offered_to === userId;
   }
 
   function renderWaiting(entry) {
@@ -910,16 +998,48 @@
   function handleFrame(frame) {
     switch (frame.type) {
       case "hello":
+        userId = frame.user_id;
         showStatus(frame.status);
         resetQueue(frame.queue || []);
+        return;
+      case "queue.updated": {
+        const previous = queue.get(frame.item.id);
+        const wasMine = Boolean(previous && previous.item.offered_to === userId);
+        addQueueItem(frame.item);
+        if (frame.item.offered_to === userId && !wasMine) {
+          beep();
+          if (routingStrings) {
+            notify(routingStrings.offerTitle, frame.item.id);
+          }
+        }
+        return;
+      }
+      case "transferred":
+        if (chatConfig && frame.conversation === chatConfig.id) {
+          // Who may reply changed: the server renders the page anew.
+          window.location.reload();
+        } else if (frame.agent_id === userId) {
+          beep();
+          if (routingStrings) {
+            notify(routingStrings.transferTitle, frame.conversation);
+          }
+          if (config.page === "home") {
+            window.location.reload();
+          }
+        }
         return;
       case "status":
         showStatus(frame.status);
         return;
       case "queue.added":
         addQueueItem(frame.item);
-        if (memberTeams.has(frame.item.team)) {
+        // A round-robin chat rings only for the agent it is offered to, and that
+        // offer arrives as a queue.updated frame.
+        if (memberTeams.has(frame.item.team) && !isRoundRobin(frame.item)) {
           beep();
+          if (routingStrings) {
+            notify(routingStrings.newChatTitle, frame.item.id);
+          }
           if (queueAnnouncer) {
             // The announcement names no one, so the requester's name appears once.
             queueAnnouncer.textContent = strings.newChat;
@@ -986,6 +1106,7 @@
   if (chatConfig && log && messageTemplate) {
     setUpChat();
   }
+  setUpNotificationButton();
   showStatus(agentStatus);
   updateQueueCount();
   showConnection(strings.connecting);

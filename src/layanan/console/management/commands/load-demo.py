@@ -37,6 +37,9 @@ AGENTS = [
     ("agen2", "Agus", "Saputra", "Sarana & Kebersihan"),
     ("agen3", "Dewi", "Anggraini", "TI"),
 ]
+# Demo users who also lead their team: they assign its tickets and change its
+# settings under /console/teams/.
+TEAM_LEADS = {"agen1"}
 
 
 def demo_password() -> str:
@@ -65,7 +68,10 @@ class Command(BaseCommand):
             self.create_users(password)
             self.create_programmes()
             self.create_sample_chats()
-        self.stdout.write("Demo data loaded: agen1, agen2, agen3, kajur, admin.")
+        self.stdout.write(
+            "Demo data loaded: agen1 (lead of Administrasi), agen2, agen3, kajur, "
+            "admin."
+        )
 
     def create_users(self, password: str) -> None:
         user_model = get_user_model()
@@ -78,7 +84,10 @@ class Command(BaseCommand):
                 email=f"{username}@jurusan.example",
             )
             AgentProfile.objects.create(user=user)
-            Team.objects.get(name=team_name).members.add(user)
+            team = Team.objects.get(name=team_name)
+            team.members.add(user)
+            if username in TEAM_LEADS:
+                team.leads.add(user)
         kajur = user_model.objects.create_user(
             username="kajur",
             password=password,
