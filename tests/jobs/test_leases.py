@@ -279,7 +279,7 @@ def test_worker_once_logs_start_and_stop(
     ]
     assert worker_lines[0].endswith(
         "started with jobs: mail.send_outbox, tickets.autoclose, "
-        "tickets.sla_notices, reports.weekly_digest"
+        "tickets.sla_notices, reports.weekly_digest, dashboard.refresh_summaries"
     )
     assert worker_lines[-1].endswith("stopped")
 

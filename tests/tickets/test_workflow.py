@@ -970,11 +970,19 @@ def test_ticket_page_closed_offers_no_status(sari: User, ticket: Ticket) -> None
 def test_ticket_page_lists_team_members_for_assignee(
     sari: User, dewi: User, bayu: User, ticket: Ticket
 ) -> None:
+    # Only a team lead gets the list; other members get "Assign to me".
+    ticket.team.leads.add(sari)
     content = ticket_page(sari, ticket)
     start = content.index('id="assignee-select"')
     options = content[start : content.index("</select>", start)]
     assert "Dewi Lestari" in options
     assert "Bayu Pratama" not in options
+
+
+def test_ticket_page_member_only_claims(sari: User, dewi: User, ticket: Ticket) -> None:
+    content = ticket_page(sari, ticket)
+    assert 'id="assignee-select"' not in content
+    assert "Assign to me" in content
 
 
 def test_ticket_page_offers_other_teams_for_transfer(

@@ -38,8 +38,6 @@ from layanan.chat.services import (
 from layanan.console.access import (
     ConsoleRole,
     console_role,
-    may_view_dashboard,
-    teams_for_settings,
 )
 from layanan.people.models import AgentProfile, AgentStatus, RequesterKind
 
@@ -211,8 +209,9 @@ def render_page(
         "console_config": console_config,
         "agent_status": status,
         "can_set_status": bool(viewer.role.team_ids),
-        "may_view_dashboard": may_view_dashboard(viewer.user),
-        "may_see_teams": teams_for_settings(viewer.user).exists(),
+        # Both pages are for those who read every team or lead one.
+        "may_view_dashboard": viewer.role.may_view_dashboard,
+        "may_see_teams": viewer.role.may_view_dashboard,
         **context,
     }
     return render(request, template, full_context)
