@@ -37,6 +37,7 @@ from layanan.dashboard.filters import (
     period_for,
     semester_start,
 )
+from layanan.dashboard.summaries import rebuild_summaries
 from layanan.tickets.models import TicketSource
 
 from .conftest import ChatFactory, TicketFactory, wib
@@ -76,6 +77,7 @@ def two_teams(
     make_ticket(wib("2026-12-02 10:00"))
     make_chat(wib("2026-12-02 11:00"))
     make_ticket(wib("2026-12-02 12:00"), service=ti_service)
+    rebuild_summaries()
 
 
 RANGE: dict[str, str | int] = {
@@ -250,13 +252,19 @@ def test_dashboard_escapes_comment(
 ) -> None:
     payload = json.loads((DATA / "12-payloads.json").read_text())
     name = payload["chats"][0]["prechat"]["name"]
-    make_ticket(wib("2026-12-02 09:00"), rating=1, rating_comment=name)
+    make_ticket(
+        wib("2026-12-02 09:00"),
+        rating=1,
+        rating_comment=name,
+        rated_at=wib("2026-12-02 10:00"),
+    )
     content = client_for(supervisor).get("/dashboard/", RANGE).content.decode()
     assert "Budi &lt;img src=x onerror=alert(&#x27;uji-xss-nama&#x27;)&gt;" in content
     assert "<img src=x" not in content
 
 
 def _page_queries(client: Client) -> int:
+    rebuild_summaries()
     cache.clear()
     with CaptureQueriesContext(connection) as captured:
         assert client.get("/dashboard/", RANGE).status_code == 200
@@ -290,8 +298,10 @@ def test_dashboard_cached_within_minute(
 ) -> None:
     client = client_for(supervisor)
     make_ticket(wib("2026-12-02 09:00"))
+    rebuild_summaries()
     first = client.get("/dashboard/", RANGE).context["dashboard"]
     make_ticket(wib("2026-12-02 10:00"))
+    rebuild_summaries()
     second = client.get("/dashboard/", RANGE).context["dashboard"]
     assert first.current.ticket_count == 1
     assert second.current.ticket_count == 1
@@ -346,6 +356,7 @@ def midnight_records(
         else:
             ticket = make_ticket(created, subject=record["id"])
             references[record["id"]] = ticket.number
+    rebuild_summaries()
     return references
 
 
@@ -502,3 +513,16 @@ def test_export_xlsx_audited(team_lead: User, two_teams: None) -> None:
 
 def test_local_midnight_is_utc() -> None:
     assert local_midnight(date(2026, 12, 2)).tzinfo == UTC
+
+
+def test_dashboard_notice_empty_summaries(
+    supervisor: User, make_ticket: TicketFactory
+) -> None:
+    make_ticket(wib("2026-12-02 09:00"))
+    client = client_for(supervisor)
+    before = client.get("/dashboard/", {**RANGE, "lang": "en"}).content.decode()
+    rebuild_summaries()
+    cache.clear()
+    after = client.get("/dashboard/", {**RANGE, "lang": "en"}).content.decode()
+    assert 'data-notice="summaries-missing"' in before
+    assert 'data-notice="summaries-missing"' not in after

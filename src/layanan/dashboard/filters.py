@@ -135,6 +135,21 @@ class DashboardFilters:
     def chat_filter(self) -> Q:
         return self._common_filter() & self._person_filter("agent_id")
 
+    def summary_filter(self) -> Q:
+        """Return the condition on the summary tables' dimension columns."""
+        condition = Q()
+        if self.team_scope is not None:
+            condition &= Q(team_id__in=sorted(self.team_scope))
+        if self.team_id is not None:
+            condition &= Q(team_id=self.team_id)
+        if self.service_id is not None:
+            condition &= Q(service_id=self.service_id)
+        if self.requester_kind:
+            condition &= Q(requester_kind=self.requester_kind)
+        if self.agent_id is not None:
+            condition &= Q(agent_id=self.agent_id)
+        return condition
+
     def _common_filter(self) -> Q:
         condition = Q()
         if self.team_scope is not None:

@@ -1,26 +1,26 @@
-"""Every number on the dashboard, computed from the filtered ticket and chat rows.
+"""Every number on the dashboard, read from the daily summary tables.
 
-Each call reads a bounded number of queries: the tickets and chats of the period
-and of the period before it (one query each), the open tickets, the active chats,
-the labels, and the business calendars of the teams involved. The arithmetic
-runs in Python so that percentiles are exact on SQLite and PostgreSQL alike.
+The counts, shares and percentiles come from ``aggregates``, which sums the
+summary rows of the period in the database. Only these read raw rows: the
+open tickets (backlog, SLA risk, agents' load), the active chats and the latest
+rating comments.
 
-NOTE: reading every row of the period costs about 4 s for 30 days of a
-100,000-ticket SQLite set on a 2-core machine, far over the 100 ms page target.
-cached_dashboard hides that for repeated views; daily summary tables kept up
-to date by the chat and ticket services would remove it.
-
-Periods count the chats and tickets created in them. Day and hour buckets are in
-settings.TIME_ZONE. A chat that became a ticket counts once as a chat and once as
-a ticket.
+Each event counts in the period it happened in. Tickets and chats count by the
+day they were opened, first responses and resolutions (with their times) by the
+day they happened, and chat waits by the day the chat was accepted. Missed chats
+count by the day they ended, and ratings by the day they were given. Day and
+hour buckets are in settings.TIME_ZONE. A chat that became a ticket counts once
+as a chat and once as a ticket. The latest comments count by the day of the
+rating too, but are read from the raw rows.
 """
 
 import hashlib
 import logging
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.cache import cache
@@ -30,30 +30,35 @@ from django.utils.translation import gettext as _
 
 from layanan.catalog.models import Service, StudyProgramme, Team
 from layanan.chat.models import Conversation, ConversationStatus
-from layanan.dashboard.backlog import Backlog, compute_backlog
-from layanan.dashboard.filters import DashboardFilters, Period, local_zone
-from layanan.dashboard.rows import (
-    ChatRow,
-    TicketRow,
-    load_chats,
-    load_open_tickets,
-    load_tickets,
+from layanan.dashboard.aggregates import (
+    DurationTotals,
+    Histogram,
+    SummaryTotals,
+    daily_totals,
+    duration_totals,
+    summary_totals,
+    weekday_hour_totals,
 )
+from layanan.dashboard.backlog import Backlog, compute_backlog
+from layanan.dashboard.filters import DashboardFilters
+from layanan.dashboard.models import DurationMetric
+from layanan.dashboard.rows import TicketRow, load_open_tickets
 from layanan.dashboard.statistics import (
     Compliance,
     RatingSummary,
     Summary,
     share,
-    summarise,
-    summarise_ratings,
+    summarise_histogram,
 )
+from layanan.tickets.models import Ticket
 
 logger = logging.getLogger(__name__)
 
 LATEST_COMMENTS = 10
 # The page may show figures this many seconds old, so one computation serves
-# every view of the same filters within that time.
-CACHE_SECONDS = 60
+# every view of the same filters within that time. With the summaries refreshed
+# every 30 s, a figure is at most about 60 s old.
+CACHE_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class PeriodMetrics:
     first_response_calendar: Summary
     resolution_business: Summary
     resolution_calendar: Summary
+    resolved_tickets: int
     reopened_tickets: int
     first_response_compliance: Compliance
     resolution_compliance: Compliance
@@ -96,7 +102,8 @@ class PeriodMetrics:
 
     @property
     def reopen_percent(self) -> float | None:
-        return share(self.reopened_tickets, self.ticket_count)
+        """Return the share of the period's resolved tickets ever reopened."""
+        return share(self.reopened_tickets, self.resolved_tickets)
 
     @property
     def sla_compliance(self) -> Compliance:
@@ -113,65 +120,56 @@ class PeriodMetrics:
         return share(self.ratings.count, self.rating_base)
 
 
-def compliance(outcomes: Iterable[bool | None]) -> Compliance:
-    measured = [outcome for outcome in outcomes if outcome is not None]
-    return Compliance(met=sum(measured), measured=len(measured))
-
-
-def ratings_of(tickets: Sequence[TicketRow], chats: Sequence[ChatRow]) -> list[int]:
-    ratings = [ticket.rating for ticket in tickets if ticket.rating is not None]
-    ratings += [chat.rating for chat in chats if chat.rating is not None]
-    return ratings
-
-
-def rating_base(tickets: Sequence[TicketRow], chats: Sequence[ChatRow]) -> int:
-    resolved = sum(1 for ticket in tickets if ticket.resolved_at is not None)
-    answered = sum(
-        1
-        for chat in chats
-        if chat.accepted_at is not None and chat.status == ConversationStatus.ENDED
+def ratings_from_counts(counts: Mapping[str, int]) -> RatingSummary:
+    """Summarise the rating_1 to rating_5 counters of summary rows."""
+    distribution = tuple(counts.get(f"rating_{value}", 0) for value in range(1, 6))
+    number = sum(distribution)
+    total = sum(value * count for value, count in enumerate(distribution, 1))
+    return RatingSummary(
+        count=number,
+        average=total / number if number else None,
+        distribution=(
+            distribution[0],
+            distribution[1],
+            distribution[2],
+            distribution[3],
+            distribution[4],
+        ),
     )
-    return resolved + answered
-
-
-def _values(items: Iterable[float | None]) -> list[float]:
-    return [item for item in items if item is not None]
 
 
 def period_metrics(
-    tickets: Sequence[TicketRow], chats: Sequence[ChatRow], now: datetime
+    counts: Mapping[str, int],
+    histograms: Mapping[str, Histogram],
 ) -> PeriodMetrics:
+    def durations(metric: str) -> Summary:
+        return summarise_histogram(histograms.get(metric, Counter()))
+
     return PeriodMetrics(
-        chat_count=len(chats),
-        ticket_count=len(tickets),
-        chat_wait=summarise(_values(chat.wait_seconds for chat in chats)),
-        chat_first_response=summarise(
-            _values(chat.first_response_seconds for chat in chats)
+        chat_count=counts.get("chats_started", 0),
+        ticket_count=counts.get("tickets_opened", 0),
+        chat_wait=durations(DurationMetric.CHAT_WAIT),
+        chat_first_response=durations(DurationMetric.CHAT_FIRST_RESPONSE),
+        chat_duration=durations(DurationMetric.CHAT_DURATION),
+        missed_chats=counts.get("chats_missed", 0),
+        offline_tickets=counts.get("offline_tickets", 0),
+        first_response_business=durations(DurationMetric.FIRST_RESPONSE_BUSINESS),
+        first_response_calendar=durations(DurationMetric.FIRST_RESPONSE_CALENDAR),
+        resolution_business=durations(DurationMetric.RESOLUTION_BUSINESS),
+        resolution_calendar=durations(DurationMetric.RESOLUTION_CALENDAR),
+        resolved_tickets=counts.get("tickets_resolved", 0),
+        reopened_tickets=counts.get("tickets_resolved_reopened", 0),
+        first_response_compliance=Compliance(
+            met=counts.get("first_response_met", 0),
+            measured=counts.get("first_response_measured", 0),
         ),
-        chat_duration=summarise(_values(chat.duration_seconds for chat in chats)),
-        missed_chats=sum(1 for chat in chats if chat.is_missed),
-        offline_tickets=sum(1 for ticket in tickets if ticket.is_offline),
-        first_response_business=summarise(
-            _values(ticket.first_response_minutes for ticket in tickets)
+        resolution_compliance=Compliance(
+            met=counts.get("resolution_met", 0),
+            measured=counts.get("resolution_measured", 0),
         ),
-        first_response_calendar=summarise(
-            _values(ticket.first_response_calendar_minutes for ticket in tickets)
-        ),
-        resolution_business=summarise(
-            _values(ticket.resolution_minutes for ticket in tickets)
-        ),
-        resolution_calendar=summarise(
-            _values(ticket.resolution_calendar_minutes for ticket in tickets)
-        ),
-        reopened_tickets=sum(1 for ticket in tickets if ticket.reopen_count > 0),
-        first_response_compliance=compliance(
-            ticket.first_response_met(now) for ticket in tickets
-        ),
-        resolution_compliance=compliance(
-            ticket.resolution_met(now) for ticket in tickets
-        ),
-        ratings=summarise_ratings(ratings_of(tickets, chats)),
-        rating_base=rating_base(tickets, chats),
+        ratings=ratings_from_counts(counts),
+        rating_base=counts.get("tickets_resolved", 0)
+        + counts.get("chats_answered_ended", 0),
     )
 
 
@@ -220,22 +218,29 @@ class VolumeRow:
 
 
 def volume_rows(
-    chat_keys: Iterable[object],
-    ticket_keys: Iterable[object],
-    label_of: dict[object, str],
+    groups: Mapping[object, Mapping[str, int]],
+    label_of: Mapping[object, str],
+    *,
+    with_chats: bool = True,
 ) -> list[VolumeRow]:
-    """Count chats and tickets per key, largest total first, then by label."""
-    chats = Counter(chat_keys)
-    tickets = Counter(ticket_keys)
-    rows = [
-        VolumeRow(
-            key="" if key is None else str(key),
-            label=label_of.get(key, "" if key is None else str(key)),
-            chats=chats[key],
-            tickets=tickets[key],
+    """Return chats and tickets opened per group, largest total first, then by label.
+
+    Groups that opened nothing in the period are left out.
+    """
+    rows = []
+    for key, counts in groups.items():
+        chats = counts.get("chats_started", 0) if with_chats else 0
+        tickets = counts.get("tickets_opened", 0)
+        if chats == 0 and tickets == 0:
+            continue
+        rows.append(
+            VolumeRow(
+                key="" if key is None else str(key),
+                label=label_of.get(key, "" if key is None else str(key)),
+                chats=chats,
+                tickets=tickets,
+            )
         )
-        for key in set(chats) | set(tickets)
-    ]
     rows.sort(key=lambda row: (-row.total, row.label))
     return rows
 
@@ -247,30 +252,17 @@ class DayCount:
     tickets: int
 
 
-def daily_counts(
-    period: Period, tickets: Sequence[TicketRow], chats: Sequence[ChatRow]
-) -> list[DayCount]:
+def daily_counts(filters: DashboardFilters) -> list[DayCount]:
     """Count chats and tickets per local day of the period, empty days included."""
-    zone = local_zone()
-    chat_days = Counter(chat.created.astimezone(zone).date() for chat in chats)
-    ticket_days = Counter(ticket.created.astimezone(zone).date() for ticket in tickets)
+    totals = daily_totals(filters)
     return [
-        DayCount(day=day, chats=chat_days[day], tickets=ticket_days[day])
-        for day in period.days()
+        DayCount(
+            day=day,
+            chats=totals.get(day, (0, 0))[0],
+            tickets=totals.get(day, (0, 0))[1],
+        )
+        for day in filters.period.days()
     ]
-
-
-def weekday_hour_counts(
-    tickets: Sequence[TicketRow], chats: Sequence[ChatRow]
-) -> list[list[int]]:
-    """Count chats plus tickets per local weekday (Monday first) and hour."""
-    zone = local_zone()
-    grid = [[0] * 24 for _weekday in range(7)]
-    moments = [chat.created for chat in chats] + [t.created for t in tickets]
-    for moment in moments:
-        local = moment.astimezone(zone)
-        grid[local.weekday()][local.hour] += 1
-    return grid
 
 
 @dataclass(frozen=True)
@@ -282,24 +274,29 @@ class SlaRow:
 
 
 def sla_rows(
-    tickets: Sequence[TicketRow],
-    key_of: str,
-    label_of: dict[int, str],
-    now: datetime,
+    groups: Mapping[object, Mapping[str, int]], label_of: Mapping[Any, str]
 ) -> list[SlaRow]:
-    """Return the compliance per service_id or team_id (key_of), by label."""
-    groups: dict[int, list[TicketRow]] = defaultdict(list)
-    for ticket in tickets:
-        groups[getattr(ticket, key_of)].append(ticket)
-    rows = [
-        SlaRow(
-            key=str(key),
-            label=label_of.get(key, str(key)),
-            first_response=compliance(t.first_response_met(now) for t in members),
-            resolution=compliance(t.resolution_met(now) for t in members),
+    """Return the compliance per service or team measured in the period, by label."""
+    rows = []
+    for key, counts in groups.items():
+        first_response = Compliance(
+            met=counts.get("first_response_met", 0),
+            measured=counts.get("first_response_measured", 0),
         )
-        for key, members in groups.items()
-    ]
+        resolution = Compliance(
+            met=counts.get("resolution_met", 0),
+            measured=counts.get("resolution_measured", 0),
+        )
+        if first_response.measured == 0 and resolution.measured == 0:
+            continue
+        rows.append(
+            SlaRow(
+                key=str(key),
+                label=label_of.get(key, str(key)),
+                first_response=first_response,
+                resolution=resolution,
+            )
+        )
     rows.sort(key=lambda row: row.label)
     return rows
 
@@ -312,21 +309,21 @@ class RatingRow:
 
 
 def rating_rows(
-    pairs: Iterable[tuple[int | None, int | None]], label_of: dict[int, str]
+    groups: Mapping[object, Mapping[str, int]], label_of: Mapping[Any, str]
 ) -> list[RatingRow]:
-    """Summarise (key, rating) pairs per key, leaving out unrated ones and no key."""
-    groups: dict[int, list[int]] = defaultdict(list)
-    for key, rating in pairs:
-        if key is not None and rating is not None:
-            groups[key].append(rating)
-    rows = [
-        RatingRow(
-            key=str(key),
-            label=label_of.get(key, str(key)),
-            ratings=summarise_ratings(ratings),
+    """Summarise the ratings per key, leaving out unrated groups and no key."""
+    rows = []
+    for key, counts in groups.items():
+        ratings = ratings_from_counts(counts)
+        if key is None or ratings.count == 0:
+            continue
+        rows.append(
+            RatingRow(
+                key=str(key),
+                label=label_of.get(key, str(key)),
+                ratings=ratings,
+            )
         )
-        for key, ratings in groups.items()
-    ]
     rows.sort(key=lambda row: row.label)
     return rows
 
@@ -344,35 +341,67 @@ class Comment:
     agent: str
 
 
-def latest_comments(
-    tickets: Sequence[TicketRow], chats: Sequence[ChatRow], labels: Labels
-) -> list[Comment]:
-    comments = [
-        Comment(
-            kind="ticket",
-            reference=ticket.number,
-            rating=ticket.rating,
-            text=ticket.rating_comment,
-            moment=ticket.rated_at or ticket.created,
-            service=labels.services.get(ticket.service_id, ""),
-            agent=labels.agent(ticket.assignee_id),
+def latest_comments(filters: DashboardFilters, labels: Labels) -> list[Comment]:
+    """Return the newest rating comments given in the period, tickets and chats.
+
+    A ticket's comment counts on the day it was rated, a chat's on the day the
+    chat ended, because chats do not store when they were rated.
+    """
+    period = filters.period
+    tickets = (
+        Ticket.objects.filter(
+            filters.ticket_filter(),
+            merged_into__isnull=True,
+            rating__isnull=False,
+            rated_at__gte=period.start,
+            rated_at__lt=period.end,
         )
-        for ticket in tickets
-        if ticket.rating is not None and ticket.rating_comment.strip()
-    ]
-    comments += [
-        Comment(
-            kind="chat",
-            reference=chat.public_id,
-            rating=chat.rating,
-            text=chat.rating_comment,
-            moment=chat.ended_at or chat.created,
-            service=labels.services.get(chat.service_id, ""),
-            agent=labels.agent(chat.agent_id),
+        .exclude(rating_comment="")
+        .order_by("-rated_at")
+        .values_list(
+            "number",
+            "rating",
+            "rating_comment",
+            "rated_at",
+            "service_id",
+            "assignee_id",
+        )[:LATEST_COMMENTS]
+    )
+    chats = (
+        Conversation.objects.filter(
+            filters.chat_filter(),
+            status=ConversationStatus.ENDED,
+            rating__isnull=False,
+            ended_at__gte=period.start,
+            ended_at__lt=period.end,
         )
-        for chat in chats
-        if chat.rating is not None and chat.rating_comment.strip()
-    ]
+        .exclude(rating_comment="")
+        .order_by("-ended_at")
+        .values_list(
+            "public_id",
+            "rating",
+            "rating_comment",
+            "ended_at",
+            "service_id",
+            "agent_id",
+        )[:LATEST_COMMENTS]
+    )
+    comments = []
+    for kind, rows in (("ticket", tickets), ("chat", chats)):
+        for reference, rating, text, moment, service_id, agent_id in rows:
+            if rating is None or moment is None or not text.strip():
+                continue
+            comments.append(
+                Comment(
+                    kind=kind,
+                    reference=str(reference),
+                    rating=rating,
+                    text=text,
+                    moment=moment,
+                    service=labels.services.get(service_id, ""),
+                    agent=labels.agent(agent_id),
+                )
+            )
     comments.sort(key=lambda comment: comment.moment, reverse=True)
     return comments[:LATEST_COMMENTS]
 
@@ -397,47 +426,45 @@ class AgentRow:
 
 
 def agent_rows(
-    tickets: Sequence[TicketRow],
-    chats: Sequence[ChatRow],
-    open_tickets: Sequence[TicketRow],
+    totals: SummaryTotals,
+    durations: DurationTotals,
+    open_tickets: Iterable[TicketRow],
     active_chats: dict[int, int],
     labels: Labels,
 ) -> list[AgentRow]:
     """Return one row per agent who handled a chat or ticket or has a load now.
 
-    Handled chats are the accepted chats of the period, handled tickets the
-    period's tickets assigned to the agent.
+    Handled chats are the chats the agent accepted in the period, handled
+    tickets the tickets opened in the period that are assigned to the agent.
     """
-    chats_by_agent: dict[int, list[ChatRow]] = defaultdict(list)
-    for chat in chats:
-        if chat.agent_id is not None and chat.accepted_at is not None:
-            chats_by_agent[chat.agent_id].append(chat)
-    tickets_by_agent: dict[int, list[TicketRow]] = defaultdict(list)
-    for ticket in tickets:
-        if ticket.assignee_id is not None:
-            tickets_by_agent[ticket.assignee_id].append(ticket)
+    by_agent = totals.by_dimension["agent_id"]
     open_by_agent = Counter(
         ticket.assignee_id for ticket in open_tickets if ticket.assignee_id is not None
     )
-    user_ids = set(chats_by_agent) | set(tickets_by_agent) | set(open_by_agent)
-    user_ids |= set(active_chats)
+    user_ids = {
+        key
+        for key, counts in by_agent.items()
+        if isinstance(key, int)
+        and (counts.get("chats_accepted", 0) or counts.get("tickets_opened", 0))
+    }
+    user_ids |= set(durations.by_agent) | set(open_by_agent) | set(active_chats)
     rows = []
     for user_id in user_ids:
-        agent_chats = chats_by_agent[user_id]
-        agent_tickets = tickets_by_agent[user_id]
+        counts = by_agent.get(user_id, Counter())
+        histograms = durations.by_agent.get(user_id, {})
         rows.append(
             AgentRow(
                 user_id=user_id,
                 label=labels.agent(user_id),
-                chats=len(agent_chats),
-                tickets=len(agent_tickets),
-                chat_first_response_median=summarise(
-                    _values(chat.first_response_seconds for chat in agent_chats)
+                chats=counts.get("chats_accepted", 0),
+                tickets=counts.get("tickets_opened", 0),
+                chat_first_response_median=summarise_histogram(
+                    histograms.get(DurationMetric.CHAT_FIRST_RESPONSE, Counter())
                 ).median,
-                ticket_first_response_median=summarise(
-                    _values(ticket.first_response_minutes for ticket in agent_tickets)
+                ticket_first_response_median=summarise_histogram(
+                    histograms.get(DurationMetric.FIRST_RESPONSE_BUSINESS, Counter())
                 ).median,
-                ratings=summarise_ratings(ratings_of(agent_tickets, agent_chats)),
+                ratings=ratings_from_counts(counts),
                 active_chats=active_chats.get(user_id, 0),
                 open_tickets=open_by_agent[user_id],
             )
@@ -478,49 +505,28 @@ def _keyed(labels: dict[int, str]) -> dict[object, str]:
 
 
 def volume_of(
-    tickets: Sequence[TicketRow],
-    chats: Sequence[ChatRow],
+    totals: SummaryTotals,
     labels: Labels,
     kind_labels: dict[object, str],
     source_labels: dict[object, str],
 ) -> Volume:
+    groups = totals.by_dimension
     team_labels: dict[object, str] = {
         key: team.name for key, team in labels.teams.items()
     }
-    service_labels = _keyed(labels.services)
-    agent_labels = {None: _("Unassigned"), **_keyed(labels.agents)}
-    programme_labels = {None: _("No study programme"), **_keyed(labels.programmes)}
+    service_labels: dict[object, str] = {**_keyed(labels.services)}
+    agent_labels: dict[object, str] = {None: _("Unassigned"), **_keyed(labels.agents)}
+    programme_labels: dict[object, str] = {
+        None: _("No study programme"),
+        **_keyed(labels.programmes),
+    }
     return Volume(
-        by_service=volume_rows(
-            (chat.service_id for chat in chats),
-            (ticket.service_id for ticket in tickets),
-            service_labels,
-        ),
-        by_team=volume_rows(
-            (chat.team_id for chat in chats),
-            (ticket.team_id for ticket in tickets),
-            team_labels,
-        ),
-        by_agent=volume_rows(
-            (chat.agent_id for chat in chats),
-            (ticket.assignee_id for ticket in tickets),
-            agent_labels,
-        ),
-        by_kind=volume_rows(
-            (chat.requester_kind for chat in chats),
-            (ticket.requester_kind for ticket in tickets),
-            kind_labels,
-        ),
-        by_programme=volume_rows(
-            (chat.study_programme_id for chat in chats),
-            (ticket.study_programme_id for ticket in tickets),
-            programme_labels,
-        ),
-        by_source=volume_rows(
-            (),
-            (ticket.source for ticket in tickets),
-            source_labels,
-        ),
+        by_service=volume_rows(groups["service_id"], service_labels),
+        by_team=volume_rows(groups["team_id"], team_labels),
+        by_agent=volume_rows(groups["agent_id"], agent_labels),
+        by_kind=volume_rows(groups["requester_kind"], kind_labels),
+        by_programme=volume_rows(groups["study_programme_id"], programme_labels),
+        by_source=volume_rows(groups["source"], source_labels, with_chats=False),
     )
 
 
@@ -551,20 +557,17 @@ def compute_dashboard(
     kind_labels: dict[object, str],
     source_labels: dict[object, str],
 ) -> Dashboard:
-    """Compute every tile, table and chart series for filters at the moment now."""
-    period = filters.period
-    previous_period = period.previous()
-    all_tickets = load_tickets(filters, previous_period.start, period.end)
-    all_chats = load_chats(filters, previous_period.start, period.end)
-    tickets = [ticket for ticket in all_tickets if period.contains(ticket.created)]
-    chats = [chat for chat in all_chats if period.contains(chat.created)]
-    previous_tickets = [t for t in all_tickets if not period.contains(t.created)]
-    previous_chats = [c for c in all_chats if not period.contains(c.created)]
+    """Compute every tile, table and chart series for filters at the moment now.
+
+    The period's figures are as fresh as the summary rows: see
+    ``summaries.refresh_recent_days``.
+    """
+    totals = summary_totals(filters)
+    durations = duration_totals(filters)
     open_tickets = load_open_tickets(filters)
     active_chats = active_chats_by_agent(filters)
 
-    user_ids = {chat.agent_id for chat in chats if chat.agent_id is not None}
-    user_ids |= {t.assignee_id for t in tickets if t.assignee_id is not None}
+    user_ids = {key for key in totals.by_dimension["agent_id"] if isinstance(key, int)}
     user_ids |= {t.assignee_id for t in open_tickets if t.assignee_id is not None}
     user_ids |= set(active_chats)
     labels = load_labels(user_ids)
@@ -573,34 +576,23 @@ def compute_dashboard(
     dashboard = Dashboard(
         filters=filters,
         now=now,
-        current=period_metrics(tickets, chats, now),
-        previous=period_metrics(previous_tickets, previous_chats, now),
-        volume=volume_of(tickets, chats, labels, kind_labels, source_labels),
-        daily=daily_counts(period, tickets, chats),
-        heatmap=weekday_hour_counts(tickets, chats),
-        sla_by_service=sla_rows(tickets, "service_id", labels.services, now),
-        sla_by_team=sla_rows(tickets, "team_id", team_names, now),
+        current=period_metrics(totals.current, durations.current),
+        previous=period_metrics(totals.previous, durations.previous),
+        volume=volume_of(totals, labels, kind_labels, source_labels),
+        daily=daily_counts(filters),
+        heatmap=weekday_hour_totals(filters),
+        sla_by_service=sla_rows(totals.by_dimension["service_id"], labels.services),
+        sla_by_team=sla_rows(totals.by_dimension["team_id"], team_names),
         ratings_by_service=rating_rows(
-            [(t.service_id, t.rating) for t in tickets]
-            + [(c.service_id, c.rating) for c in chats],
-            labels.services,
+            totals.by_dimension["service_id"], labels.services
         ),
-        ratings_by_agent=rating_rows(
-            [(t.assignee_id, t.rating) for t in tickets]
-            + [(c.agent_id, c.rating) for c in chats],
-            labels.agents,
-        ),
-        comments=latest_comments(tickets, chats, labels),
+        ratings_by_agent=rating_rows(totals.by_dimension["agent_id"], labels.agents),
+        comments=latest_comments(filters, labels),
         backlog=compute_backlog(open_tickets, labels.teams, now),
-        agents=agent_rows(tickets, chats, open_tickets, active_chats, labels),
+        agents=agent_rows(totals, durations, open_tickets, active_chats, labels),
         labels=labels,
     )
-    logger.debug(
-        "dashboard computed tickets=%d chats=%d open=%d",
-        len(all_tickets),
-        len(all_chats),
-        len(open_tickets),
-    )
+    logger.debug("dashboard computed open=%d", len(open_tickets))
     return dashboard
 
 

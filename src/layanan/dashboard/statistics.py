@@ -1,7 +1,7 @@
 """Order statistics and shares used by every dashboard tile."""
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -38,6 +38,34 @@ def summarise(values: Iterable[float]) -> Summary:
         count=len(collected),
         median=percentile(collected, 50),
         p90=percentile(collected, 90),
+    )
+
+
+def histogram_percentile(
+    histogram: Mapping[float, int], total: int, percent: float
+) -> float | None:
+    """Return the nearest-rank percentile of values given as {value: count}.
+
+    total is the sum of the counts. The result is the same as ``percentile`` on
+    the values the histogram counts.
+    """
+    if total <= 0:
+        return None
+    rank = max(math.ceil(percent / 100 * total), 1)
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return value
+    return None
+
+
+def summarise_histogram(histogram: Mapping[float, int]) -> Summary:
+    total = sum(histogram.values())
+    return Summary(
+        count=total,
+        median=histogram_percentile(histogram, total, 50),
+        p90=histogram_percentile(histogram, total, 90),
     )
 
 

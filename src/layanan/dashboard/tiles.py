@@ -198,7 +198,7 @@ def volume_tile(dashboard: Dashboard) -> Tile:
         ],
         change=change_text(current.volume, previous.volume, _count_change),
         definition=_(
-            "Chats and tickets created in the period. A chat that became a ticket "
+            "Chats and tickets opened in the period. A chat that became a ticket "
             "counts once in each."
         ),
         link=ticket_link(dashboard.filters),
@@ -230,7 +230,7 @@ def waiting_tile(dashboard: Dashboard) -> Tile:
         ),
         definition=_(
             "Median time from the start of a chat until an agent accepted it, over "
-            "the chats an agent accepted."
+            "the chats accepted in the period."
         ),
         link=chat_link(dashboard.filters),
     )
@@ -258,7 +258,8 @@ def first_response_tile(dashboard: Dashboard) -> Tile:
         ),
         definition=_(
             "Median business time from a ticket's creation to its first public "
-            "reply, pauses excluded. Calendar time counts every hour."
+            "reply, over the first replies sent in the period, pauses excluded. "
+            "Calendar time counts every hour."
         ),
         link=ticket_link(dashboard.filters),
     )
@@ -287,9 +288,9 @@ def resolution_tile(dashboard: Dashboard) -> Tile:
             format_minutes,
         ),
         definition=_(
-            "Median business time from a ticket's creation to its resolution, "
-            "pauses excluded. The reopen rate is the share of tickets reopened "
-            "at least once."
+            "Median business time from a ticket's creation to its resolution, over "
+            "the tickets resolved in the period, pauses excluded. The reopen rate "
+            "is the share of those tickets reopened at least once."
         ),
         link=ticket_link(dashboard.filters, status=TicketStatus.RESOLVED),
     )
@@ -316,8 +317,9 @@ def sla_tile(dashboard: Dashboard) -> Tile:
             _points_change,
         ),
         definition=_(
-            "Share of first-response and resolution targets met, counting a target "
-            "once it is met or overdue. At risk means over 80% of a target used."
+            "Share of the first responses and resolutions given in the period that "
+            "met their target. Open tickets past a due time count as breached, and "
+            "at risk means over 80% of a target used."
         ),
         link=ticket_link(dashboard.filters),
     )
@@ -337,8 +339,9 @@ def missed_tile(dashboard: Dashboard) -> Tile:
         ],
         change=change_text(current.missed_total, previous.missed_total, _count_change),
         definition=_(
-            "Chats that ended before an agent accepted them, because the requester "
-            "left or the wait limit passed, plus tickets from the offline form."
+            "Chats that ended in the period before an agent accepted them, because "
+            "the requester left or the wait limit passed, plus tickets opened from "
+            "the offline form."
         ),
         link=chat_link(dashboard.filters, ended_by=EndedBy.WAIT_LIMIT),
     )
@@ -360,8 +363,8 @@ def satisfaction_tile(dashboard: Dashboard) -> Tile:
         ],
         change=change_text(average, previous.ratings.average, _rating_change),
         definition=_(
-            "Mean of the 1\u20135 ratings of the period's tickets and chats. The "
-            "response rate is ratings per resolved ticket or answered chat."
+            "Mean of the 1\u20135 ratings given in the period. The response rate is "
+            "ratings per ticket resolved or answered chat ended in the period."
         ),
         link=ticket_link(dashboard.filters),
     )

@@ -38,6 +38,7 @@ from layanan.dashboard.access import dashboard_team_ids
 from layanan.dashboard.backlog import AgeBucket
 from layanan.dashboard.filters import DashboardFilters, DashboardForm, local_date
 from layanan.dashboard.metrics import cached_dashboard
+from layanan.dashboard.models import DailySummary
 from layanan.people.models import RequesterKind
 from layanan.tickets.models import TicketSource, TicketStatus
 
@@ -137,6 +138,7 @@ def dashboard(request: HttpRequest, viewer: DashboardViewer) -> HttpResponse:
         "filter_fields": [form[name] for name in ("service", "team", "agent", "kind")],
         "time_zone": settings.TIME_ZONE,
         "agent_rows": [tiles.agent_cells(row) for row in data.agents],
+        "summaries_missing": not DailySummary.objects.exists(),
     }
     return render(request, "dashboard/dashboard.html", context)
 
