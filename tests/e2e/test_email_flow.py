@@ -224,6 +224,10 @@ def test_email_flow_round_trip(
     assert inbound.outcome == InboundOutcome.REPLY
     assert inbound.ticket_number == ticket.number
     assert inbound.message_id == reply_id
+    # The ticket's owner (the team, as nobody is assigned) is told of the reply.
+    assert OutboundEmail.objects.filter(kind="requester_replied").count() == 1
+    assert send_due() == 1
+    smtp_sink.wait_for(3, timeout=10)
 
     # 4. The agent reads it on the ticket page: the new text, not the quote.
     # Chromium starts only now, because while Playwright's loop runs in this thread,
@@ -250,7 +254,7 @@ def test_email_flow_round_trip(
     expect(visible_text(page.locator("main"), AGENT_REPLY)).to_have_count(1)
     assert OutboundEmail.objects.filter(kind="ticket_reply").count() == 1
     assert send_due() == 1
-    agent_mail = smtp_sink.wait_for(3, timeout=10)[-1]
+    agent_mail = smtp_sink.wait_for(4, timeout=10)[-1]
     assert [address for _name, address in getaddresses([str(agent_mail["To"])])] == [
         REQUESTER_EMAIL
     ]
