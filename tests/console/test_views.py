@@ -437,6 +437,19 @@ def test_chat_page_shows_messages_and_details(
     assert 'id="console-config"' in content
 
 
+@pytest.mark.parametrize(
+    ("verified", "badge"), [(True, "Verified by the portal"), (False, "Not verified")]
+)
+def test_chat_page_shows_identity_check(
+    agent_admin: User, admin_chat: Conversation, verified: bool, badge: str
+) -> None:
+    Conversation.objects.filter(pk=admin_chat.pk).update(identity_verified=verified)
+    response = client_for(agent_admin).get(
+        reverse("console:chat", args=[admin_chat.public_id]), {"lang": "en"}
+    )
+    assert badge in response.content.decode()
+
+
 def test_chat_page_config_has_last_seq(
     agent_admin: User, admin_chat: Conversation
 ) -> None:
