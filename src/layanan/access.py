@@ -415,9 +415,8 @@ def may_read_inbound_log(user: AnyUser) -> bool:
 
     The log also contains mail that matched no ticket and no team, so it is not
     split by team. Heads of department and admins read all of it, agents none.
-    NOTE: the log's pages in Django's admin still check Django's staff and view
-    permissions and do not call this, so a head of department without staff
-    status cannot open them there.
+    Django's admin site admits only staff accounts, so a head of department needs
+    staff status to reach the log there (the demo's kajur has it).
     """
     return reads_every_team(user)
 

@@ -6,6 +6,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from layanan.access import may_read_inbound_log
 from layanan.mail.models import InboundEmail, OutboundEmail
 
 
@@ -89,6 +90,18 @@ class InboundEmailAdmin(admin.ModelAdmin[InboundEmail]):
         response["Content-Disposition"] = f'attachment; filename="inbound-{row.pk}.eml"'
         response["X-Content-Type-Options"] = "nosniff"
         return response
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def has_view_permission(
+        self, request: HttpRequest, obj: InboundEmail | None = None
+    ) -> bool:
+        # Heads of department read the log as well as users Django allows; the
+        # admin site still admits only staff accounts.
+        return may_read_inbound_log(request.user) or super().has_view_permission(
+            request, obj
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

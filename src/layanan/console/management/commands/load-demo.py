@@ -94,6 +94,8 @@ class Command(BaseCommand):
             first_name="Ketua",
             last_name="Jurusan",
             email="kajur@jurusan.example",
+            # Staff only to read the inbound log in the admin; no other permission.
+            is_staff=True,
         )
         AgentProfile.objects.create(user=kajur, is_supervisor=True)
         user_model.objects.create_superuser(
