@@ -252,6 +252,9 @@ def prepare_summaries() -> dict[str, Any]:
         from layanan.dashboard.summaries import rebuild_summaries
     except ImportError as error:
         return {"skipped": f"layanan.dashboard.summaries is not importable: {error}"}
+    # The summary tables hold only derived rows: a cached history may carry them
+    # in an older shape, so they are dropped and made again from the migrations.
+    call_command("migrate", "dashboard", "zero", interactive=False, verbosity=0)
     call_command("migrate", interactive=False, verbosity=0)
     started = time.perf_counter()
     rows = rebuild_summaries()

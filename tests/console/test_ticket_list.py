@@ -5,7 +5,7 @@ Administrasi, ``agent_ti`` serves TI, ``supervisor`` reads every team.
 """
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
@@ -424,3 +424,56 @@ def test_ticket_page_tag_needs_team_member(
     url = reverse("console:ticket_tag_add", args=[ticket.number])
     client.post(url, {"tag": "beasiswa"})
     assert not ticket.tags.exists()
+
+
+def created_at(ticket: Ticket, moment: str) -> None:
+    """Set the ticket's creation to a WIB wall-clock time like "2026-12-01 23:59"."""
+    local = datetime.fromisoformat(moment).replace(
+        tzinfo=timezone.get_default_timezone()
+    )
+    Ticket.objects.filter(pk=ticket.pk).update(created=local)
+
+
+def test_list_filters_by_created_range(
+    admin_client: Client, admin_service: Service
+) -> None:
+    before = make_ticket(admin_service)
+    first_day = make_ticket(admin_service)
+    last_minute = make_ticket(admin_service)
+    after = make_ticket(admin_service)
+    created_at(before, "2026-11-30 23:59")
+    created_at(first_day, "2026-12-01 00:00")
+    created_at(last_minute, "2026-12-02 23:59")
+    created_at(after, "2026-12-03 00:00")
+    numbers = listed(admin_client, date_from="2026-12-01", date_to="2026-12-02")
+    assert sorted(numbers) == sorted([first_day.number, last_minute.number])
+
+
+def test_list_created_range_kept_in_links(
+    admin_client: Client, admin_service: Service
+) -> None:
+    make_ticket(admin_service)
+    response = admin_client.get(LIST_URL, {"date_from": "2026-12-01"})
+    query = response.context["query"]
+    assert ("date_from", "2026-12-01") in query.as_params()
+    assert query.date_range_label == "Created on or after 2026-12-01"
+
+
+def test_list_rejects_invalid_date(
+    admin_client: Client, admin_service: Service
+) -> None:
+    make_ticket(admin_service)
+    response = admin_client.get(LIST_URL, {"date_to": "01/12/2026"})
+    assert response.status_code == 400
+    assert "“Created to” is not a valid date" in response.content.decode()
+
+
+def test_list_rejects_reversed_range(
+    admin_client: Client, admin_service: Service
+) -> None:
+    make_ticket(admin_service)
+    response = admin_client.get(
+        LIST_URL, {"date_from": "2026-12-02", "date_to": "2026-12-01"}
+    )
+    assert response.status_code == 400
+    assert response.context["query"].date_from is None

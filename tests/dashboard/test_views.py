@@ -469,8 +469,42 @@ def test_export_xlsx_neutralises(supervisor: User, formula_chat: None) -> None:
     name = header.index("requester_name")
     subject = header.index("subject")
     chat = next(row for row in rows[1:] if row[0] == "chat")
-    assert chat[name].startswith("'=HYPERLINK(")
-    assert chat[subject].startswith("'@SUM")
+    assert chat[name].startswith("=HYPERLINK(")
+    assert chat[subject] == "@SUM(1+1)*cmd|' /C calc'!A0"
+
+
+def test_export_xlsx_formulas_are_strings(supervisor: User, formula_chat: None) -> None:
+    response: Any = client_for(supervisor).get("/dashboard/export.xlsx", RANGE)
+    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    sheet = workbook.active
+    header = [cell.value for cell in sheet[1]]
+    name_column = header.index("requester_name") + 1
+    chat_row = next(
+        row for row in range(2, sheet.max_row + 1) if sheet.cell(row, 1).value == "chat"
+    )
+    payloads = json.loads((DATA / "12-payloads.json").read_text())
+    cell = sheet.cell(chat_row, name_column)
+    assert cell.value == payloads["chats"][1]["prechat"]["name"]
+    assert cell.data_type == "s"
+
+
+def test_export_chat_ticket_first_response(
+    supervisor: User, make_chat: ChatFactory, make_ticket: TicketFactory
+) -> None:
+    chat = make_chat(
+        wib("2026-12-01 09:00"), first_agent_reply_at=wib("2026-12-01 09:05")
+    )
+    make_ticket(
+        wib("2026-12-01 09:20"),
+        source=TicketSource.CHAT,
+        conversation=chat,
+        first_response_at=wib("2026-12-01 09:05"),
+        resolved_at=wib("2026-12-01 10:00"),
+    )
+    rows = read_csv(client_for(supervisor).get("/dashboard/export.csv", RANGE))
+    ticket = next(row for row in rows if row["type"] == "ticket")
+    assert ticket["first_response_calendar_minutes"] == "5.0"
+    assert ticket["resolution_calendar_minutes"] == "60.0"
 
 
 def test_export_xlsx_metric_columns(
@@ -526,3 +560,17 @@ def test_dashboard_notice_empty_summaries(
     after = client.get("/dashboard/", {**RANGE, "lang": "en"}).content.decode()
     assert 'data-notice="summaries-missing"' in before
     assert 'data-notice="summaries-missing"' not in after
+
+
+def test_dashboard_header_has_console_links(supervisor: User) -> None:
+    content = client_for(supervisor).get("/dashboard/?lang=en").content.decode()
+    for path in ("/console/tickets/", "/console/chats/", "/console/teams/"):
+        assert f'href="{path}"' in content
+    assert 'href="/dashboard/"' in content
+
+
+def test_dashboard_403_has_console_links(agent_admin: User) -> None:
+    response = client_for(agent_admin).get("/dashboard/?lang=en")
+    content = response.content.decode()
+    assert 'href="/console/tickets/"' in content
+    assert 'href="/console/chats/"' in content

@@ -5,9 +5,10 @@ column. Rows are read with ``.iterator()``, so 100,000 of them are never in
 memory at once. CSV is streamed as it is written. XLSX is written row by row in
 openpyxl's write-only mode into a temporary file, which is then streamed.
 
-A text cell that starts with = + - @, a tab or a carriage return gets a leading
-apostrophe, so that a spreadsheet shows it as text instead of running it as a
-formula.
+In CSV, a text cell that starts with = + - @, a tab or a carriage return gets a
+leading apostrophe, so that a spreadsheet shows it as text instead of running it
+as a formula. XLSX stores each cell's type, so such a cell is written as an
+explicit string cell with its text unchanged, which no spreadsheet evaluates.
 """
 
 import csv
@@ -22,7 +23,11 @@ from django.contrib.auth.models import User
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest
 from openpyxl import Workbook  # type: ignore[import-untyped]
+from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # type: ignore[import-untyped]
+from openpyxl.worksheet._write_only import (  # type: ignore[import-untyped]
+    WriteOnlyWorksheet,
+)
 
 from layanan.dashboard.filters import DashboardFilters, local_zone
 from layanan.dashboard.metrics import Labels, load_labels
@@ -189,17 +194,20 @@ def _safe(cells: list[Cell]) -> list[Cell]:
 
 
 def export_rows(filters: DashboardFilters, now: datetime) -> Iterator[list[Cell]]:
-    """Yield the header and then every ticket and chat row, formulas neutralised."""
+    """Yield the header and then every ticket and chat row, text as stored.
+
+    Each writer makes formula-like text safe in its own format.
+    """
     period = filters.period
     user_ids = User.objects.filter(agent__isnull=False).values_list("pk", flat=True)
     labels = load_labels(user_ids)
     yield list(COLUMNS)
     tickets = ticket_queryset(filters, period.start, period.end)
     for values in tickets.iterator(chunk_size=CHUNK_ROWS):
-        yield _safe(ticket_cells(TicketRow.from_values(values), labels, now))
+        yield ticket_cells(TicketRow.from_values(values), labels, now)
     chats = chat_queryset(filters, period.start, period.end)
     for values in chats.iterator(chunk_size=CHUNK_ROWS):
-        yield _safe(chat_cells(ChatRow.from_values(values), labels))
+        yield chat_cells(ChatRow.from_values(values), labels)
 
 
 class RowCounter:
@@ -213,12 +221,13 @@ def csv_chunks(rows: Iterator[list[Cell]], counter: RowCounter) -> Iterator[byte
     """Yield UTF-8 CSV with a byte-order mark, about CSV_FLUSH_BYTES at a time.
 
     The byte-order mark makes spreadsheet programs read the file as UTF-8.
+    Formula-like text gets a leading apostrophe, because CSV has no cell types.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     for index, row in enumerate(rows):
-        writer.writerow(["" if cell is None else cell for cell in row])
+        writer.writerow(["" if cell is None else cell for cell in _safe(row)])
         if index > 0:
             counter.rows += 1
         if buffer.tell() >= CSV_FLUSH_BYTES:
@@ -228,10 +237,17 @@ def csv_chunks(rows: Iterator[list[Cell]], counter: RowCounter) -> Iterator[byte
     yield buffer.getvalue().encode()
 
 
-def _xlsx_cell(cell: Cell) -> Cell:
-    if isinstance(cell, str):
-        return ILLEGAL_CHARACTERS_RE.sub("", cell)
-    return cell
+def _xlsx_cell(sheet: WriteOnlyWorksheet, cell: Cell) -> Any:
+    if not isinstance(cell, str):
+        return cell
+    text = ILLEGAL_CHARACTERS_RE.sub("", cell)
+    if not text.startswith(FORMULA_PREFIXES):
+        return text
+    # openpyxl stores text starting with "=" as a formula, so the type is set
+    # to string after the value: the file then holds the text, not a formula.
+    string_cell = WriteOnlyCell(sheet, value=text)
+    string_cell.data_type = "s"
+    return string_cell
 
 
 def write_xlsx(rows: Iterator[list[Cell]], counter: RowCounter) -> IO[bytes]:
@@ -239,7 +255,7 @@ def write_xlsx(rows: Iterator[list[Cell]], counter: RowCounter) -> IO[bytes]:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Layanan")
     for index, row in enumerate(rows):
-        sheet.append([_xlsx_cell(cell) for cell in row])
+        sheet.append([_xlsx_cell(sheet, cell) for cell in row])
         if index > 0:
             counter.rows += 1
     output = tempfile.TemporaryFile()  # noqa: SIM115 - closed by file_chunks

@@ -46,6 +46,7 @@ TICKET_COLUMNS = (
     "service__first_response_minutes",
     "service__update_minutes",
     "service__resolution_minutes",
+    "conversation__created",
 )
 
 CHAT_COLUMNS = (
@@ -108,6 +109,7 @@ class TicketRow:
     first_response_target: int | None
     update_target: int | None
     resolution_target: int | None
+    chat_started_at: datetime | None = None
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> "TicketRow":
@@ -140,6 +142,7 @@ class TicketRow:
             first_response_target=values["service__first_response_minutes"],
             update_target=values["service__update_minutes"],
             resolution_target=values["service__resolution_minutes"],
+            chat_started_at=values["conversation__created"],
         )
 
     @property
@@ -152,13 +155,23 @@ class TicketRow:
 
     @property
     def first_response_calendar_minutes(self) -> float | None:
-        seconds = seconds_between(self.created, self.first_response_at)
-        return None if seconds is None else seconds / 60
+        """Return calendar minutes from the request to the first agent response.
+
+        A ticket made from a chat takes its first response from the chat's first
+        agent message, which comes before the ticket row exists, so the clock
+        starts when the chat started, as the SLA clocks do. A first response
+        recorded before the start (a hand-edited row) counts as 0.
+        """
+        return _calendar_minutes(self.requested_at, self.first_response_at)
 
     @property
     def resolution_calendar_minutes(self) -> float | None:
-        seconds = seconds_between(self.created, self.resolved_at)
-        return None if seconds is None else seconds / 60
+        return _calendar_minutes(self.requested_at, self.resolved_at)
+
+    @property
+    def requested_at(self) -> datetime:
+        """Moment the request arrived: the chat's start or the ticket's creation."""
+        return self.chat_started_at or self.created
 
     def first_response_met(self, now: datetime) -> bool | None:
         """Return whether the first response met its target, None if not known yet.
@@ -192,6 +205,11 @@ class TicketRow:
                 self.resolution_due_at,
             )
         )
+
+
+def _calendar_minutes(start: datetime, end: datetime | None) -> float | None:
+    seconds = seconds_between(start, end)
+    return None if seconds is None else max(seconds, 0.0) / 60
 
 
 def _target_met(

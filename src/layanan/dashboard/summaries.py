@@ -56,6 +56,7 @@ TICKET_FIELDS = (
     "rated_at",
     "service__first_response_minutes",
     "service__resolution_minutes",
+    "conversation__created",
 )
 
 CHAT_FIELDS = (
@@ -165,6 +166,10 @@ class SummaryBuilder:
         source_column = SOURCE_COLUMNS.get(values["source"])
         counters = ("tickets_opened",) + ((source_column,) if source_column else ())
         self._opened(created, key, values["requester__study_programme_id"], counters)
+        # Calendar times start when the request arrived, as the SLA clocks do. For
+        # a ticket made from a chat that is the chat's start, because the chat's
+        # first agent message is its first response and predates the ticket.
+        requested = values["conversation__created"] or created
 
         responded = self._day(values["first_response_at"])
         if responded is not None:
@@ -181,7 +186,7 @@ class SummaryBuilder:
                 responded,
                 key,
                 DurationMetric.FIRST_RESPONSE_CALENDAR,
-                _minutes(created, values["first_response_at"]),
+                _minutes(requested, values["first_response_at"]),
             )
 
         resolved = self._day(values["resolved_at"])
@@ -199,7 +204,7 @@ class SummaryBuilder:
                 resolved,
                 key,
                 DurationMetric.RESOLUTION_CALENDAR,
-                _minutes(created, values["resolved_at"]),
+                _minutes(requested, values["resolved_at"]),
             )
 
         rating = values["rating"]

@@ -150,11 +150,7 @@ def _with_query(base: str, params: list[tuple[str, str]]) -> str:
 def ticket_link(
     filters: DashboardFilters, *, status: str = "", with_period: bool = True
 ) -> str:
-    """Return the console ticket list URL for the tickets a tile counted.
-
-    NOTE: the ticket list reads no date range yet, so it ignores date_from and
-    date_to and shows tickets of every period.
-    """
+    """Return the console ticket list URL for the tickets a tile counted."""
     params = _scope_params(filters, "assignee")
     if filters.requester_kind:
         params.append(("kind", filters.requester_kind))
@@ -288,9 +284,10 @@ def resolution_tile(dashboard: Dashboard) -> Tile:
             format_minutes,
         ),
         definition=_(
-            "Median business time from a ticket's creation to its resolution, over "
-            "the tickets resolved in the period, pauses excluded. The reopen rate "
-            "is the share of those tickets reopened at least once."
+            "Median business time from a ticket's request to its resolution, "
+            "pauses excluded. It counts tickets, not resolutions: a ticket resolved "
+            "more than once counts once, in the period of its latest resolution. "
+            "The reopen rate is the share of those tickets reopened at least once."
         ),
         link=ticket_link(dashboard.filters, status=TicketStatus.RESOLVED),
     )

@@ -58,6 +58,17 @@ class DashboardViewer:
 DashboardView = Callable[Concatenate[HttpRequest, DashboardViewer, P], HttpResponseBase]
 
 
+def header_context(user: User) -> dict[str, Any]:
+    """Return the console header's context, with the links render_page shows."""
+    role = console_role(user)
+    return {
+        "viewer": Viewer(user=user, role=role),
+        # The same rule as the console's render_page uses for both links.
+        "may_view_dashboard": role.may_view_dashboard,
+        "may_see_teams": role.may_view_dashboard,
+    }
+
+
 def dashboard_view(
     view: DashboardView[P],
 ) -> Callable[Concatenate[HttpRequest, P], HttpResponseBase]:
@@ -75,10 +86,7 @@ def dashboard_view(
         if team_scope == frozenset():
             logger.info("dashboard rejected: user leads no team user=%s", user.pk)
             return render(
-                request,
-                "dashboard/no_access.html",
-                {"viewer": Viewer(user=user, role=console_role(user))},
-                status=403,
+                request, "dashboard/no_access.html", header_context(user), status=403
             )
         return view(request, DashboardViewer(user, team_scope), *args, **kwargs)
 
@@ -113,7 +121,7 @@ def dashboard(request: HttpRequest, viewer: DashboardViewer) -> HttpResponse:
     data = cached_dashboard(filters, now, kind_labels(), source_labels())
     query = request.GET.urlencode()
     context: dict[str, Any] = {
-        "viewer": Viewer(user=viewer.user, role=console_role(viewer.user)),
+        **header_context(viewer.user),
         "form": form,
         "filters": filters,
         "previous_period": filters.period.previous(),

@@ -8,7 +8,7 @@ already limited to what the user may read.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 
 from django.contrib.auth.models import User
@@ -100,9 +100,28 @@ class TicketQuery:
     age: str = ""
     overdue: str = ""
     text: str = ""
+    # Local dates in settings.TIME_ZONE, both inclusive, on the creation time.
+    date_from: date | None = None
+    date_to: date | None = None
     sort: str = "created"
     direction: str = "desc"
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def date_range_label(self) -> str:
+        """Active creation-date range as page text, "" when there is none."""
+        if self.date_from and self.date_to:
+            return _("Created from %(start)s to %(end)s") % {
+                "start": self.date_from.isoformat(),
+                "end": self.date_to.isoformat(),
+            }
+        if self.date_from:
+            return _("Created on or after %(start)s") % {
+                "start": self.date_from.isoformat()
+            }
+        if self.date_to:
+            return _("Created on or before %(end)s") % {"end": self.date_to.isoformat()}
+        return ""
 
     def as_params(self) -> list[tuple[str, str]]:
         """Return the query's parameters with a value, to rebuild its URL."""
@@ -117,6 +136,8 @@ class TicketQuery:
             ("kind", self.requester_kind),
             ("age", self.age),
             ("overdue", self.overdue),
+            ("date_from", self.date_from.isoformat() if self.date_from else ""),
+            ("date_to", self.date_to.isoformat() if self.date_to else ""),
             ("sort", "" if self.sort == "created" else self.sort),
             ("direction", "" if self.direction == "desc" else self.direction),
         ]
@@ -159,6 +180,7 @@ def parse_query(params: Mapping[str, str], choices: ListChoices) -> TicketQuery:
     query = TicketQuery()
     parse_simple_filters(params, query)
     parse_record_filters(params, query, choices)
+    parse_date_range(params, query)
     parse_order(params, query)
     text = " ".join(params.get("q", "").split())
     if len(text) > MAX_SEARCH_LENGTH:
@@ -224,6 +246,55 @@ def parse_record_filters(
         query.tag = tag
 
 
+def parse_date_range(params: Mapping[str, str], query: TicketQuery) -> None:
+    """Read date_from and date_to, dropping both if they are in the wrong order."""
+    query.date_from = parse_local_date(params, "date_from", _("Created from"), query)
+    query.date_to = parse_local_date(params, "date_to", _("Created to"), query)
+    if query.date_from and query.date_to and query.date_from > query.date_to:
+        query.errors.append(
+            _(
+                "“Created from” (%(start)s) is after “Created to” (%(end)s), so the "
+                "date range is left out. Enter a start date on or before the end "
+                "date."
+            )
+            % {"start": query.date_from.isoformat(), "end": query.date_to.isoformat()}
+        )
+        query.date_from = query.date_to = None
+
+
+def parse_local_date(
+    params: Mapping[str, str], key: str, label: str, query: TicketQuery
+) -> date | None:
+    value = params.get(key, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        query.errors.append(
+            _(
+                "“%(value)s” in “%(field)s” is not a valid date, so that filter is "
+                "left out. Enter the date as YYYY-MM-DD, for example 2026-12-01."
+            )
+            % {"value": value[:60], "field": label}
+        )
+        return None
+
+
+def local_midnight(day: date) -> datetime:
+    """Return the start of a local day in settings.TIME_ZONE."""
+    return datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
+
+
+def date_range_condition(query: TicketQuery) -> Q:
+    condition = Q()
+    if query.date_from is not None:
+        condition &= Q(created__gte=local_midnight(query.date_from))
+    if query.date_to is not None:
+        condition &= Q(created__lt=local_midnight(query.date_to + timedelta(days=1)))
+    return condition
+
+
 def parse_order(params: Mapping[str, str], query: TicketQuery) -> None:
     sort = params.get("sort", "") or "created"
     if sort in {value for value, _label in SORT_CHOICES}:
@@ -270,6 +341,7 @@ def filter_tickets(
     conditions &= assignee_condition(query, user)
     conditions &= age_condition(query.age, now)
     conditions &= overdue_condition(query.overdue, now)
+    conditions &= date_range_condition(query)
     if query.text:
         conditions &= search_condition(query.text, connections[queryset.db].vendor)
     return order_tickets(queryset.filter(conditions), query.sort, query.direction)
