@@ -34,10 +34,12 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from pytest_django.fixtures import Settings
 
+from layanan.audit.models import Event
 from layanan.catalog.models import Service
 from layanan.chat.models import Conversation, ConversationStatus, EndedBy
 from layanan.console.digest import (
     DIGEST_KIND,
+    SKIPPED_ACTION,
     compute_figures,
     format_minutes,
     median,
@@ -412,3 +414,52 @@ def test_weekly_digest_without_recipients_skipped(
 ) -> None:
     assert not send_weekly_digest(AFTER_DUE)
     assert not OutboundEmail.objects.exists()
+
+
+# Weeks before any data
+
+
+def test_weekly_digest_empty_install_skipped(head: User) -> None:
+    assert not send_weekly_digest(AFTER_DUE)
+    assert not OutboundEmail.objects.exists()
+
+
+def test_weekly_digest_empty_week_recorded_skipped(head: User) -> None:
+    send_weekly_digest(AFTER_DUE)
+    events = Event.objects.filter(subject_type="digest", subject_id="2026-W48")
+    assert [event.action for event in events] == [SKIPPED_ACTION]
+
+
+def test_weekly_digest_data_after_week_skipped(
+    head: User, admin_service: Service, requester: Requester
+) -> None:
+    make_ticket("EKB-2026-000007", admin_service, requester, created=wib(30, 8))
+    make_chat(admin_service, requester, wib(30, 8))
+    assert not send_weekly_digest(AFTER_DUE)
+    assert not OutboundEmail.objects.exists()
+
+
+def test_weekly_digest_skipped_week_not_retried(
+    head: User, admin_service: Service, requester: Requester
+) -> None:
+    assert not send_weekly_digest(AFTER_DUE)
+    # Data that appears later dated inside the week, as an import would, does not
+    # bring the skipped week back.
+    make_ticket("EKB-2026-000008", admin_service, requester, created=wib(24))
+    assert not send_weekly_digest(AFTER_DUE + timedelta(hours=1))
+    assert not OutboundEmail.objects.exists()
+
+
+def test_weekly_digest_chat_only_sent(
+    head: User, admin_service: Service, requester: Requester
+) -> None:
+    make_chat(admin_service, requester, wib(24))
+    assert send_weekly_digest(AFTER_DUE)
+
+
+def test_weekly_digest_week_after_skip_sent(
+    head: User, admin_service: Service, requester: Requester
+) -> None:
+    assert not send_weekly_digest(AFTER_DUE)
+    make_ticket("EKB-2026-000009", admin_service, requester, created=wib(30, 8))
+    assert send_weekly_digest(AFTER_DUE + timedelta(days=7))

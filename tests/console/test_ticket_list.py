@@ -477,3 +477,10 @@ def test_list_rejects_reversed_range(
     )
     assert response.status_code == 400
     assert response.context["query"].date_from is None
+
+
+def test_list_shows_active_date_range(admin_client: Client) -> None:
+    response = admin_client.get(
+        LIST_URL, {"date_from": "2026-12-01", "date_to": "2026-12-02"}
+    )
+    assert "Created from 2026-12-01 to 2026-12-02" in response.content.decode()

@@ -355,6 +355,55 @@ def test_resolution_breach_for_each_target(
     assert notice.target == SlaTarget.RESOLUTION
 
 
+def test_stale_breach_not_mailed(owned: Ticket, clock: Clock, head: User) -> None:
+    # First response was due on Monday at 09:00 and resolution at 16:00. The
+    # first run after a worker stopped since Monday is on Wednesday morning.
+    clock.set(wib(15, 9))
+
+    send_sla_notices()
+
+    assert notices_of("sla_breach") == []
+
+
+def test_stale_breach_rows_recorded(owned: Ticket, clock: Clock, head: User) -> None:
+    clock.set(wib(15, 9))
+
+    send_sla_notices()
+
+    rows = SlaNotice.objects.filter(kind=SlaNoticeKind.BREACH).order_by("due_at")
+    assert [row.due_at for row in rows] == [wib(13, 9), wib(13, 16)]
+
+
+def test_stale_breach_never_sent_later(owned: Ticket, clock: Clock, head: User) -> None:
+    clock.set(wib(15, 9))
+    send_sla_notices()
+    clock.set(wib(15, 9, 1))
+
+    send_sla_notices()
+
+    assert notices_of("sla_breach") == []
+
+
+def test_breach_within_a_day_mailed(owned: Ticket, clock: Clock, head: User) -> None:
+    # Tuesday 08:59 is 23 h 59 min after the first response was due.
+    clock.set(wib(14, 8, 59))
+
+    send_sla_notices()
+
+    subjects = [row.subject for row in notices_of("sla_breach")]
+    assert any("First response overdue" in subject for subject in subjects)
+
+
+def test_only_stale_breach_skipped(owned: Ticket, clock: Clock, head: User) -> None:
+    # Tuesday 09:01: the first response is a day late, the resolution is not.
+    clock.set(wib(14, 9, 1))
+
+    send_sla_notices()
+
+    [breach] = notices_of("sla_breach")
+    assert "Resolution overdue" in breach.subject
+
+
 # Delivery
 
 

@@ -161,7 +161,10 @@ def clean_filename(name: str) -> str:
     name = _DRIVE_PREFIX.sub("", name)
     name = "".join(character for character in name if _is_allowed_in_name(character))
     # A leading dot hides the file on Unix, and Windows drops trailing dots.
-    name = name.strip().lstrip(".").strip().rstrip(". ")
+    trimmed = name.strip()
+    name = trimmed.lstrip(".").strip().rstrip(". ")
+    if trimmed.startswith(".") and _is_bare_extension(name):
+        raise _no_name_before_extension(name)
     name = _shorten_name(name)
     if not name:
         raise UploadRejected(
@@ -172,6 +175,15 @@ def clean_filename(name: str) -> str:
             ),
         )
     return name
+
+
+def _is_bare_extension(name: str) -> bool:
+    """Return whether name, its leading dot removed, is only an allowed extension.
+
+    Such a file, named like ".png", would otherwise be rejected as the type
+    "png", which reads as a contradiction next to the list of allowed types.
+    """
+    return "." not in name and name.lower() in _KINDS_BY_EXTENSION
 
 
 def _is_allowed_in_name(character: str) -> bool:
@@ -502,6 +514,17 @@ def _type_not_allowed(name: str) -> UploadRejected:
             "PowerPoint, JPEG, PNG or plain text (.txt) file instead."
         )
         % {"name": name},
+    )
+
+
+def _no_name_before_extension(extension: str) -> UploadRejected:
+    return UploadRejected(
+        "bad_name",
+        _(
+            "The file “.%(extension)s” has no name before its extension. Rename "
+            "it, for example to “document.%(extension)s”, and upload it again."
+        )
+        % {"extension": extension},
     )
 
 

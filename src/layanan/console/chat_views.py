@@ -20,6 +20,7 @@ from django.http import (
     JsonResponse,
     QueryDict,
 )
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -305,6 +306,15 @@ def chat_transfer(
     else:
         text = _("The chat is waiting in the %(team)s queue.") % {"team": team.name}
     messages.success(request, text)
+    # A chat moved to a team the agent is not in is no longer theirs to read,
+    # and its page would answer 404, so the agent goes back to the queue.
+    still_readable = (
+        chat_access.conversations_for_agent(viewer.user)
+        .filter(pk=conversation.pk)
+        .exists()
+    )
+    if not still_readable:
+        return redirect("console:home")
     return redirect_to_chat(conversation)
 
 

@@ -4,7 +4,9 @@ A week runs from Monday 00:00 to the next Monday 00:00 in settings.TIME_ZONE.
 The ``reports.weekly_digest`` job queues the digest of the week before once the
 moment in LAYANAN_DIGEST_SCHEDULE (default Monday 07:00) has passed. The outbox
 row it writes, of kind DIGEST_KIND with the week as its reference, records that
-the week was sent, so a restarted worker does not send it again.
+the week was sent, so a restarted worker does not send it again. A week that
+ended before any ticket or chat was created has nothing to report: the job
+skips it and stores a SKIPPED_ACTION audit event instead, so it never retries.
 
 Medians use the nearest-rank method: the value at rank ceil(n / 2) of the
 sorted values, so of an even count the lower middle one.
@@ -24,6 +26,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from layanan.audit.models import ActorKind, Event
+from layanan.audit.services import record
 from layanan.chat.models import Conversation, ConversationStatus
 from layanan.mail.models import OutboundEmail
 from layanan.mail.outbox import queue_email
@@ -32,6 +36,9 @@ from layanan.tickets.models import Ticket, TicketStatus
 logger = logging.getLogger(__name__)
 
 DIGEST_KIND = "weekly_digest"
+# The audit subject and action that mark a week skipped for lack of data.
+DIGEST_SUBJECT = "digest"
+SKIPPED_ACTION = "digest_skipped"
 # How often the worker checks whether the digest is due, in seconds.
 CHECK_EVERY_SECONDS = 300
 LISTED_TICKETS = 10
@@ -307,6 +314,40 @@ def already_sent(start: datetime) -> bool:
     ).exists()
 
 
+def was_skipped(start: datetime) -> bool:
+    """Return whether the job skipped the week that starts at start for no data."""
+    return Event.objects.filter(
+        subject_type=DIGEST_SUBJECT,
+        subject_id=week_label(start),
+        action=SKIPPED_ACTION,
+    ).exists()
+
+
+def has_data_before(end: datetime) -> bool:
+    """Return whether any ticket or chat was created before end."""
+    return (
+        Ticket.objects.filter(created__lt=end).exists()
+        or Conversation.objects.filter(created__lt=end).exists()
+    )
+
+
+def skip_empty_week(start: datetime) -> None:
+    """Record that the week starting at start is skipped: it ended before any data.
+
+    A fresh install would otherwise mail a digest of zeros for the week before
+    it existed.
+    """
+    label = week_label(start)
+    record(
+        DIGEST_SUBJECT,
+        label,
+        SKIPPED_ACTION,
+        actor_kind=ActorKind.SYSTEM,
+        reason="no_ticket_or_chat_before_week_end",
+    )
+    logger.info("Weekly digest week=%s skipped: no ticket or chat yet", label)
+
+
 def queue_digest(figures: WeeklyFigures, recipients: list[str]) -> OutboundEmail:
     """Store the digest in the outbox, which sends it. The row marks the week sent."""
     row = queue_email(
@@ -326,13 +367,17 @@ def send_weekly_digest(now: datetime | None = None) -> bool:
     """Queue last week's digest once it is due and not yet sent, and return whether.
 
     The periodic job calls this every CHECK_EVERY_SECONDS. Skips, with a log
-    line, a week for which no supervisor has an email address.
+    line, a week for which no supervisor has an email address. Skips for good,
+    with an audit event, a week that ended before the first ticket or chat.
     """
     now = now or timezone.now()
     if now < scheduled_moment(now):
         return False
-    start, _end = week_before(now)
-    if already_sent(start):
+    start, end = week_before(now)
+    if already_sent(start) or was_skipped(start):
+        return False
+    if not has_data_before(end):
+        skip_empty_week(start)
         return False
     recipients = digest_recipients()
     if not recipients:

@@ -6,12 +6,13 @@ used, and notifies the team leads and the supervisors once the due moment passes
 Each notice goes once per due moment: its ``SlaNotice`` row is inserted first,
 and the email is queued in the same transaction, so a second worker or a second
 run finds the row and sends nothing. A due moment that moves (after a pause or a
-reopening) is a new moment and may be warned about again.
+reopening) is a new moment and may be warned about again. A breach whose due
+moment passed more than STALE_AFTER ago gets its row but no email.
 """
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -43,6 +44,12 @@ SLA_NOTICES_EVERY_SECONDS = 60
 # Tickets examined per target and notice kind in one run. The earliest due come
 # first, and the next run, a minute later, takes the rest.
 SLA_BATCH = 200
+# A breach notice whose due moment passed longer ago than this is recorded but
+# not mailed. Tickets created by ``layanan demo-data``, imported, or left while
+# the worker was stopped for days would otherwise flood the leads with mail that
+# nobody can act on any more. The row is still inserted so that the notice is
+# never sent later either.
+STALE_AFTER = timedelta(hours=24)
 # Characters of a requester's reply quoted in the owner's email.
 EXCERPT_LENGTH = 500
 
@@ -70,14 +77,24 @@ def send_sla_notices() -> int:
     supervisors = supervisor_addresses()
     calendars: dict[int | None, Calendar] = {}
     sent = 0
+    stale = 0
     for target in SlaTarget:
         for ticket in breach_candidates(target, now):
             notice = breach_notice(ticket, target, supervisors)
-            sent += send_notice(notice)
+            if now - notice.due_at > STALE_AFTER:
+                stale += record_unsent_notice(notice)
+            else:
+                sent += send_notice(notice)
         for ticket in warning_candidates(target, now):
             warning = warning_notice(ticket, target, now, calendars)
             if warning is not None:
                 sent += send_notice(warning)
+    if stale:
+        logger.info(
+            "sla notices recorded without email count=%d older_than_hours=%d",
+            stale,
+            int(STALE_AFTER / timedelta(hours=1)),
+        )
     if sent:
         logger.info("sla notices sent count=%d", sent)
     return sent
@@ -207,25 +224,8 @@ def send_notice(notice: Notice) -> int:
     another run inserted the row first.
     """
     ticket = notice.ticket
-    field = clocks.DUE_FIELD[notice.target]
     with transaction.atomic():
-        current = (
-            Ticket.objects.select_for_update()
-            .filter(pk=ticket.pk, status__in=clocks.RUNNING_STATUSES)
-            .values_list(field, flat=True)
-            .first()
-        )
-        if current != notice.due_at:
-            return 0
-        try:
-            with transaction.atomic():
-                SlaNotice.objects.create(
-                    ticket=ticket,
-                    target=notice.target,
-                    kind=notice.kind,
-                    due_at=notice.due_at,
-                )
-        except IntegrityError:
+        if not insert_notice_row(notice):
             return 0
         if notice.recipients:
             queue_notice_email(notice)
@@ -255,6 +255,52 @@ def send_notice(notice: Notice) -> int:
         len(notice.recipients),
     )
     return 1
+
+
+def record_unsent_notice(notice: Notice) -> int:
+    """Insert the notice's row without any email and return 1, or 0 if not inserted.
+
+    The row keeps a later run from sending the notice, as send_notice's does.
+    """
+    with transaction.atomic():
+        if not insert_notice_row(notice):
+            return 0
+    logger.info(
+        "sla notice recorded without email ticket=%s target=%s kind=%s due_at=%s",
+        notice.ticket.number,
+        notice.target,
+        notice.kind,
+        notice.due_at.isoformat(),
+    )
+    return 1
+
+
+def insert_notice_row(notice: Notice) -> bool:
+    """Lock the ticket, insert the notice's SlaNotice row and return whether it did.
+
+    Inserts nothing when the due moment changed since the batch was read, or
+    another run inserted the row first. Call inside a transaction.
+    """
+    field = clocks.DUE_FIELD[notice.target]
+    current = (
+        Ticket.objects.select_for_update()
+        .filter(pk=notice.ticket.pk, status__in=clocks.RUNNING_STATUSES)
+        .values_list(field, flat=True)
+        .first()
+    )
+    if current != notice.due_at:
+        return False
+    try:
+        with transaction.atomic():
+            SlaNotice.objects.create(
+                ticket=notice.ticket,
+                target=notice.target,
+                kind=notice.kind,
+                due_at=notice.due_at,
+            )
+    except IntegrityError:
+        return False
+    return True
 
 
 def queue_notice_email(notice: Notice) -> None:
