@@ -478,7 +478,7 @@ class ChatFilterForm(forms.Form):
     )
     ended_by = forms.ChoiceField(label=_lazy("Ended by"), required=False)
     date_from = forms.DateField(label=_lazy("From"), required=False)
-    date_to = forms.DateField(label=_lazy("To"), required=False)
+    date_to = forms.DateField(label=_lazy("Until"), required=False)
 
     def __init__(self, data: QueryDict, viewer: Viewer) -> None:
         super().__init__(data)
@@ -511,7 +511,7 @@ class ChatFilterForm(forms.Form):
         if date_from and date_to and date_to < date_from:
             self.add_error(
                 "date_to",
-                _("The “To” date is before the “From” date: choose a later date."),
+                _("The “Until” date is before the “From” date: choose a later date."),
             )
         return cleaned
 

@@ -32,8 +32,9 @@ class AgeBucket(models.TextChoices):
     """Age ranges in working days. Each includes its lower bound but not its upper."""
 
     UNDER_1 = "under_1", gettext_lazy("< 1 day")
-    FROM_1_TO_3 = "1_3", gettext_lazy("1\u20133 days")
-    FROM_3_TO_7 = "3_7", gettext_lazy("3\u20137 days")
+    # The dash is written as itself: makemessages cannot read a \u escape.
+    FROM_1_TO_3 = "1_3", gettext_lazy("1–3 days")  # noqa: RUF001
+    FROM_3_TO_7 = "3_7", gettext_lazy("3–7 days")  # noqa: RUF001
     OVER_7 = "over_7", gettext_lazy("> 7 days")
 
 

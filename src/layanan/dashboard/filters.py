@@ -194,7 +194,7 @@ class DashboardForm(forms.Form):
         initial=PeriodKind.LAST_30_DAYS,
     )
     date_from = forms.DateField(label=gettext_lazy("From"), required=False)
-    date_to = forms.DateField(label=gettext_lazy("To"), required=False)
+    date_to = forms.DateField(label=gettext_lazy("Until"), required=False)
     service = ServiceChoiceField(
         label=gettext_lazy("Service"),
         queryset=Service.objects.order_by("order", "id"),

@@ -360,7 +360,8 @@ def satisfaction_tile(dashboard: Dashboard) -> Tile:
         ],
         change=change_text(average, previous.ratings.average, _rating_change),
         definition=_(
-            "Mean of the 1\u20135 ratings given in the period. The response rate is "
+            # An en dash, written as itself so that makemessages reads it.
+            "Mean of the 1–5 ratings given in the period. The response rate is "  # noqa: RUF001
             "ratings per ticket resolved or answered chat ended in the period."
         ),
         link=ticket_link(dashboard.filters),
