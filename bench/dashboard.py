@@ -240,6 +240,19 @@ def _zone() -> Any:
     return ZoneInfo(settings.TIME_ZONE)
 
 
+def drop_summary_tables() -> None:
+    """Drop the dashboard app's tables and forget its migrations, whatever shape."""
+    from django.apps import apps
+    from django.db import connection
+
+    cascade = " CASCADE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        for model in apps.get_app_config("dashboard").get_models():
+            table = connection.ops.quote_name(model._meta.db_table)
+            cursor.execute(f"DROP TABLE IF EXISTS {table}{cascade}")
+        cursor.execute("DELETE FROM django_migrations WHERE app = 'dashboard'")
+
+
 def prepare_summaries() -> dict[str, Any]:
     """Bring the cached history's schema up to date and rebuild its summary rows.
 
@@ -254,7 +267,7 @@ def prepare_summaries() -> dict[str, Any]:
         return {"skipped": f"layanan.dashboard.summaries is not importable: {error}"}
     # The summary tables hold only derived rows: a cached history may carry them
     # in an older shape, so they are dropped and made again from the migrations.
-    call_command("migrate", "dashboard", "zero", interactive=False, verbosity=0)
+    drop_summary_tables()
     call_command("migrate", interactive=False, verbosity=0)
     started = time.perf_counter()
     rows = rebuild_summaries()
