@@ -1,34 +1,21 @@
-"""Who may open the dashboard, and which teams' data they see.
+"""The dashboard's scope: the teams whose figures a user may see.
 
-The head of department (a supervisor profile) and superusers see every team. A
-team lead sees the teams they lead, and everyone else gets no dashboard.
-
-NOTE: the console's access layer is getting functions with the same names and
-meaning. Once they exist, these two are replaced by imports from there.
+The rules are the access layer's (``layanan.access``): heads of department and
+admins see every team, team leads the teams they lead, and everyone else gets no
+dashboard.
 """
 
 from django.contrib.auth.models import AnonymousUser, User
 
-from layanan.catalog.models import Team
-from layanan.people.models import AgentProfile
+from layanan import access
 
 
 def dashboard_team_ids(user: User | AnonymousUser) -> frozenset[int] | None:
-    """Return the ids of the teams whose data the user sees, None for every team.
+    """Return the ids of the teams whose figures the user may see, None for all.
 
-    An empty set means no dashboard at all.
+    An empty set means no dashboard at all. None, rather than every id, keeps the
+    queries of an unrestricted dashboard free of a team filter.
     """
-    if not user.is_authenticated:
-        return frozenset()
-    if user.is_superuser:
+    if access.reads_every_team(user):
         return None
-    if AgentProfile.objects.filter(user_id=user.pk, is_supervisor=True).exists():
-        return None
-    return frozenset(
-        Team.objects.filter(leads__pk=user.pk).values_list("pk", flat=True)
-    )
-
-
-def may_view_dashboard(user: User | AnonymousUser) -> bool:
-    """Return whether the user may open the dashboard at all."""
-    return dashboard_team_ids(user) != frozenset()
+    return access.led_team_ids(user)
