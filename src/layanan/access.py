@@ -1,4 +1,4 @@
-"""Who may read and change what: the one access layer of the console and the chat.
+"""The access layer of the console and the chat: who may read and change what.
 
 Roles, from the least to the most:
 

@@ -1,7 +1,7 @@
 """Keep secrets that travel in URLs out of the logs.
 
-A requester link (/t/<token>/) is a bearer credential: anyone holding it reads
-and answers the ticket. Access logs and Django's request warnings print request
+A requester link (/t/<token>/) is a bearer credential: anyone who has it can read
+and reply to the ticket. Access logs and Django's request warnings print request
 paths, so every handler that writes them passes records through
 ``RedactLinkTokens`` first.
 """

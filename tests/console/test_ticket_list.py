@@ -370,11 +370,11 @@ def test_list_query_count_constant(
     assert response.content.decode().count('name="tickets"') == rows
 
 
-# Session, user, console role (teams, profile, led teams), the filter choices
-# (teams, agents, services, tags), the supervisor check of the ticket door, the
-# paginator's count, the page and its tags, the team's business calendar (calendar,
-# hours, holidays: once per distinct calendar, and every row here shares one),
-# agent status and the service labels.
+# The queries: session, user, console role (teams, profile, led teams), the filter
+# choices (teams, agents, services, tags), the supervisor check of the ticket door,
+# the paginator's count, the page and its tags, agent status and the service labels.
+# The team's business calendar adds three (calendar, hours, holidays) per distinct
+# calendar, and every row here shares one.
 QUERIES_PER_LIST_PAGE = 18
 
 

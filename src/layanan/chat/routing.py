@@ -1,4 +1,4 @@
-"""Which agents can see and accept a waiting chat, and transfers of active chats.
+"""Chat routing: the agents who may see and accept a waiting chat, and transfers.
 
 A team routes its chats in one of two ways (``Team.routing``):
 

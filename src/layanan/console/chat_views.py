@@ -307,7 +307,7 @@ def chat_transfer(
         text = _("The chat is waiting in the %(team)s queue.") % {"team": team.name}
     messages.success(request, text)
     # A chat moved to a team the agent is not in is no longer theirs to read,
-    # and its page would answer 404, so the agent goes back to the queue.
+    # and its page would return 404, so the agent goes back to the queue.
     still_readable = (
         chat_access.conversations_for_agent(viewer.user)
         .filter(pk=conversation.pk)

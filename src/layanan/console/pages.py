@@ -1,4 +1,4 @@
-"""What every console page shares: the login and role check, and the page frame.
+"""The frame every console page shares: the login and role check, and the header.
 
 The console's views (``chat_views``, ``ticket_views``, ``outbox_views``) parse,
 authorise and delegate to the chat and ticket services. Every view requires a

@@ -244,7 +244,7 @@ def _xlsx_cell(sheet: WriteOnlyWorksheet, cell: Cell) -> Any:
     if not text.startswith(FORMULA_PREFIXES):
         return text
     # openpyxl stores text starting with "=" as a formula, so the type is set
-    # to string after the value: the file then holds the text, not a formula.
+    # to string after the value: the file then contains the text, not a formula.
     string_cell = WriteOnlyCell(sheet, value=text)
     string_cell.data_type = "s"
     return string_cell

@@ -359,7 +359,7 @@ def record_chat_first_response(pk: int) -> bool:
 
 
 class ClockState(StrEnum):
-    """How a target stands, also the CSS class suffix ``sla-<state>``."""
+    """The state of one target, also the CSS class suffix ``sla-<state>``."""
 
     OK = "ok"
     WARNING = "warning"

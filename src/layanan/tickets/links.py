@@ -114,7 +114,7 @@ def get_link_for_token(token: str) -> RequesterLink:
     """Return the working link with this token, its ticket loaded.
 
     Raise NotFound alike for a malformed, unknown, revoked or expired token, so
-    that the response tells a prober nothing. Record the use in ``last_used_at``.
+    that the response reveals nothing to a prober. Record the use in ``last_used_at``.
     """
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise NotFound
@@ -453,7 +453,7 @@ def send_new_link(number: str, email: str) -> bool:
     """
     address = email.strip().lower()
     if new_links_sent_to(address) >= NEW_LINKS_PER_HOUR:
-        logger.warning("new requester link refused: hourly limit reached")
+        logger.warning("new requester link rejected: hourly limit reached")
         return False
     ticket = ticket_for_request(number, address)
     if ticket is None or is_expired(ticket):
